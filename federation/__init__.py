@@ -1,0 +1,1 @@
+"""federation room (pure): see docs/architecture.md."""

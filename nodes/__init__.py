@@ -1,0 +1,1 @@
+"""The deployable Passerelle node: the only edge (settings, storage, HTTP, pages, CLI)."""

@@ -1,0 +1,1 @@
+"""HTTP edge of the node: routers, sessions, CSRF, error responses and page rendering."""

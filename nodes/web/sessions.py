@@ -1,0 +1,135 @@
+"""Browser sessions and CSRF protection, stored in the database so a second worker sees them.
+
+The cookie carries a random token; the database keys the session by the token's SHA-256. Over HTTPS the cookie is
+``__Host-passerelle; Secure; HttpOnly; SameSite=Lax; Path=/``; a development node on http://localhost drops the
+``Secure`` flag and the ``__Host-`` prefix, which browsers would refuse over plain HTTP.
+
+Every form carries the session's CSRF token (synchronizer-token pattern); :func:`check_csrf` compares it in constant
+time. Signing in replaces the session with a fresh one (session fixation, SECURITY W1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from fastapi import Request, Response
+from sqlmodel import Session, col, delete
+
+from nodes.clock import aware
+from nodes.context import NodeContext
+from nodes.storage.db import transaction
+from nodes.storage.models import WebSession
+from nodes.web.errors import ProblemError
+
+PRE_LOGIN_TTL = timedelta(hours=2)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cookie_name(node: NodeContext) -> str:
+    return "__Host-passerelle" if node.settings.https else "passerelle"
+
+
+def node_of(request: Request) -> NodeContext:
+    node: NodeContext = request.app.state.node
+    return node
+
+
+def current_session(request: Request) -> WebSession | None:
+    """The live session of the request's cookie, or ``None``. Cached on ``request.state``."""
+    if hasattr(request.state, "web_session"):
+        cached: WebSession | None = request.state.web_session
+        return cached
+    node = node_of(request)
+    token = request.cookies.get(cookie_name(node))
+    found = None
+    if token:
+        with Session(node.engine, expire_on_commit=False) as db:
+            row = db.get(WebSession, token_hash(token))
+            if row is not None and aware(row.expires_at) > node.clock():
+                found = row
+    request.state.web_session = found
+    return found
+
+
+def _create(request: Request, member_id: int | None, lang: str | None, ttl: timedelta) -> WebSession:
+    node = node_of(request)
+    token = secrets.token_urlsafe(32)
+    now = node.clock()
+    row = WebSession(
+        token_hash=token_hash(token),
+        member_id=member_id,
+        csrf_token=secrets.token_urlsafe(32),
+        lang=lang,
+        created_at=now,
+        expires_at=now + ttl,
+        auth_time=now if member_id is not None else None,
+    )
+    with transaction(node.engine) as db:
+        db.add(row)
+    request.state.web_session = row
+    request.state.set_session_cookie = (token, int(ttl.total_seconds()))
+    return row
+
+
+def ensure_session(request: Request) -> WebSession:
+    """The current session, or a new anonymous one (it carries the CSRF token and the language choice)."""
+    return current_session(request) or _create(request, None, None, PRE_LOGIN_TTL)
+
+
+def sign_in(request: Request, member_id: int) -> WebSession:
+    """Replace the current session (if any) with a fresh authenticated one: the old id stops working."""
+    old = current_session(request)
+    lang = old.lang if old else None
+    if old is not None:
+        end_session(request, old, clear_cookie=False)
+    ttl = timedelta(hours=node_of(request).settings.session_ttl_hours)
+    return _create(request, member_id, lang, ttl)
+
+
+def end_session(request: Request, row: WebSession, clear_cookie: bool = True) -> None:
+    with transaction(node_of(request).engine) as db:
+        db.exec(delete(WebSession).where(col(WebSession.token_hash) == row.token_hash))  # type: ignore[call-overload]
+    request.state.web_session = None
+    if clear_cookie:
+        request.state.clear_session_cookie = True
+
+
+def set_language(request: Request, lang: str) -> None:
+    row = ensure_session(request)
+    with transaction(node_of(request).engine) as db:
+        stored = db.get(WebSession, row.token_hash)
+        if stored is not None:
+            stored.lang = lang
+            db.add(stored)
+    row.lang = lang
+
+
+def apply_cookie(request: Request, response: Response) -> None:
+    """Write the cookie changes that the request's handlers decided (called by the middleware)."""
+    node = node_of(request)
+    name = cookie_name(node)
+    pending = getattr(request.state, "set_session_cookie", None)
+    if pending:
+        token, max_age = pending
+        response.set_cookie(
+            name, token, max_age=max_age, path="/", secure=node.settings.https, httponly=True, samesite="lax"
+        )
+    elif getattr(request.state, "clear_session_cookie", False):
+        response.delete_cookie(name, path="/", secure=node.settings.https, httponly=True, samesite="lax")
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse (403) a form POST whose ``csrf_token`` does not match the session's."""
+    row = current_session(request)
+    form = await request.form()
+    sent = form.get("csrf_token")
+    if row is None or not isinstance(sent, str) or not hmac.compare_digest(sent, row.csrf_token):
+        raise ProblemError(
+            403, "csrf_failed", "This form has expired or was not sent by this site. Reload and try again."
+        )

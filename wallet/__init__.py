@@ -1,0 +1,1 @@
+"""wallet room (pure): see docs/architecture.md."""
