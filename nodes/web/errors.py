@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,6 +53,9 @@ def problem(status: int, code: str, detail: str, headers: dict[str, str] | None 
 def _respond(request: Request, status: int, code: str, detail: str, headers: dict[str, str] | None) -> Response:
     if wants_html(request):
         from nodes.web.pages import render_error
+
+        if code == "login_required" and headers and "Location" in headers:
+            return RedirectResponse(headers["Location"], status_code=303)
 
         return render_error(request, status, code, detail, headers)
     return problem(status, code, detail, headers)
