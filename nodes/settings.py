@@ -30,12 +30,12 @@ class SmtpSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="forbid")
 
-    host: str = ""
-    port: int = 587
-    username: str = ""
-    password: str = ""
-    starttls: bool = True
-    sender: str = "passerelle@localhost"
+    host: str = Field(default="", description="SMTP server; empty writes invitations to <data_dir>/outbox.")
+    port: int = Field(default=587, description="SMTP port.")
+    username: str = Field(default="", description="SMTP user name (optional).")
+    password: str = Field(default="", repr=False, description="SMTP password (prefer the environment variable).")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    sender: str = Field(default="passerelle@localhost", description="From address of invitations.")
 
 
 class NodeSettings(BaseSettings):
@@ -167,3 +167,17 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> NodeSetti
     except ValidationError as exc:
         lines = "; ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"invalid node configuration: {lines}") from None
+
+
+def reference_markdown() -> str:
+    """The configuration reference (``docs/configuration.md`` is this text), built from the field definitions."""
+    rows = ["| key | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, field in NodeSettings.model_fields.items():
+        if name == "smtp":
+            continue
+        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        rows.append(f"| `{name}` | `PASSERELLE_{name.upper()}` | {default} | {field.description or ''} |")
+    for name, field in SmtpSettings.model_fields.items():
+        default = repr(field.get_default(call_default_factory=True))
+        rows.append(f"| `smtp.{name}` | `PASSERELLE_SMTP__{name.upper()}` | {default} | {field.description or ''} |")
+    return "\n".join(rows) + "\n"
