@@ -1,4 +1,5 @@
-"""Signing keys: Ed25519 for Data Integrity proofs (published as Multikey) and ES256 for JOSE.
+"""Signing keys: Ed25519 for Data Integrity proofs (published as Multikey), ES256 for JOSE, and RS256 for the
+OpenID Connect clients that register for it (OpenID Connect requires an OP to offer RS256 ID tokens).
 
 This module and :mod:`credentials.sealing` are the only places that touch raw key material. A private key
 leaves this module only as sealed bytes (see :func:`credentials.sealing.seal`) or inside a signature.
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from credentials.multibase import MultibaseError, decode_z, encode_z
 
-KeyAlgorithm = Literal["Ed25519", "ES256"]
+KeyAlgorithm = Literal["Ed25519", "ES256", "RS256"]
 ED25519_MULTICODEC = b"\xed\x01"
+RSA_KEY_BITS = 2048  # the smallest RSA modulus we create or accept (SECURITY F11)
 
 
 class KeyError_(ValueError):
@@ -71,6 +73,15 @@ class SigningKey:
         if self.algorithm == "Ed25519":
             raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "alg": "EdDSA", "use": "sig"}
+        if self.algorithm == "RS256":
+            rsa_numbers = pub.public_numbers()
+            return {
+                "kty": "RSA",
+                "n": _b64url(rsa_numbers.n.to_bytes((rsa_numbers.n.bit_length() + 7) // 8, "big")),
+                "e": _b64url(rsa_numbers.e.to_bytes((rsa_numbers.e.bit_length() + 7) // 8, "big")),
+                "alg": "RS256",
+                "use": "sig",
+            }
         numbers = pub.public_numbers()
         return {
             "kty": "EC",
@@ -94,6 +105,8 @@ class SigningKey:
         """Sign ``data``. ES256 signatures are returned as raw ``r‖s`` (64 bytes), as JWS requires."""
         if self.algorithm == "Ed25519":
             return bytes(self._private.sign(data))
+        if self.algorithm == "RS256":
+            return bytes(self._private.sign(data, padding.PKCS1v15(), hashes.SHA256()))
         der = self._private.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
@@ -119,13 +132,17 @@ def generate(algorithm: KeyAlgorithm) -> SigningKey:
         return SigningKey("Ed25519", ed25519.Ed25519PrivateKey.generate())
     if algorithm == "ES256":
         return SigningKey("ES256", ec.generate_private_key(ec.SECP256R1()))
+    if algorithm == "RS256":
+        return SigningKey("RS256", rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS))
     raise KeyError_(f"unsupported algorithm {algorithm!r}")
 
 
 def load_pkcs8(algorithm: KeyAlgorithm, der: bytes) -> SigningKey:
     """Rebuild a key from PKCS#8 DER; refuses a key whose type does not match ``algorithm``."""
     private = serialization.load_der_private_key(der, password=None)
-    expected = ed25519.Ed25519PrivateKey if algorithm == "Ed25519" else ec.EllipticCurvePrivateKey
+    expected = {"Ed25519": ed25519.Ed25519PrivateKey, "RS256": rsa.RSAPrivateKey}.get(
+        algorithm, ec.EllipticCurvePrivateKey
+    )
     if not isinstance(private, expected):
         raise KeyError_(f"stored key is not an {algorithm} key")
     return SigningKey(algorithm, private)
@@ -149,6 +166,8 @@ class VerificationKey:
         try:
             if self.algorithm == "Ed25519":
                 self._public.verify(signature, data)
+            elif self.algorithm == "RS256":
+                self._public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
             else:
                 if len(signature) != 64:
                     raise InvalidSignature()
@@ -193,9 +212,16 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> VerificationKey:
                 ec.SECP256R1(),
             )
             return VerificationKey("ES256", numbers.public_key())
-    except (KeyError, ValueError) as exc:
+        if jwk.get("kty") == "RSA":
+            public = rsa.RSAPublicNumbers(
+                int.from_bytes(_b64url_decode(jwk["e"]), "big"), int.from_bytes(_b64url_decode(jwk["n"]), "big")
+            ).public_key()
+            if public.key_size < RSA_KEY_BITS:
+                raise KeyError_(f"RSA keys shorter than {RSA_KEY_BITS} bits are refused")
+            return VerificationKey("RS256", public)
+    except (KeyError, ValueError, TypeError) as exc:
         raise KeyError_(f"malformed JWK: {exc}") from exc
-    raise KeyError_("unsupported JWK (expected OKP/Ed25519 or EC/P-256)")
+    raise KeyError_("unsupported JWK (expected OKP/Ed25519, EC/P-256 or RSA)")
 
 
 def multikey_from_jwk(jwk: dict[str, Any]) -> str:

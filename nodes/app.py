@@ -12,10 +12,10 @@ from fastapi.staticfiles import StaticFiles
 from nodes import keyring
 from nodes.clock import Clock, utc_now
 from nodes.context import NodeContext
-from nodes.observability import Metrics
+from nodes.observability import Metrics, record_request
 from nodes.settings import NodeSettings
 from nodes.storage.db import make_engine, upgrade
-from nodes.web import errors
+from nodes.web import errors, limits
 from nodes.web.pages import make_templates
 from nodes.web.sessions import apply_cookie
 
@@ -32,11 +32,12 @@ SECURITY_HEADERS = {
 
 def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     """Build a node app: open the database (migrating it when ``run_migrations``), check its keys, mount routes."""
-    engine = make_engine(settings.resolved_database_url)
+    secret = settings.node_secret()  # a missing or weak secret stops start-up before the database is touched
+    engine = make_engine(settings.resolved_database_url, timeout=settings.database_timeout_seconds)
     if settings.run_migrations:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(engine)
-    node = NodeContext(settings=settings, engine=engine, secret=settings.node_secret(), clock=clock)
+    node = NodeContext(settings=settings, engine=engine, secret=secret, clock=clock)
     keyring.current_signing_key(engine, node.secret, "jose")  # fail fast: 'passerelle init' not run
 
     app = FastAPI(title=f"Passerelle node — {settings.display_name}", docs_url="/api/docs", redoc_url=None,
@@ -45,6 +46,7 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     app.state.templates = make_templates()
     app.state.metrics = Metrics()
     errors.install(app)
+    limits.install(app, settings)  # inside the edge middleware: a 413 gets the security headers too
     _install_middleware(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_routers(app)
@@ -52,23 +54,35 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from nodes.web import home, ops, wellknown
+    from nodes.web import auth, home, member, ops, wellknown
 
     app.include_router(ops.router)
     app.include_router(wellknown.router)
     app.include_router(home.router)
+    app.include_router(auth.router)
+    app.include_router(member.router)
+    from nodes.oidc import authorize_routes, logout_routes, platform_routes, token_routes
+    from nodes.web import admin_clients
+
+    app.include_router(token_routes.router)
+    app.include_router(authorize_routes.router)
+    app.include_router(logout_routes.router)
+    app.include_router(platform_routes.router)
+    app.include_router(admin_clients.router)
 
 
 def _install_middleware(app: FastAPI) -> None:
     @app.middleware("http")
     async def _edge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # answered here, not by Starlette's outer handler, to keep headers and metrics
+            response = errors.unexpected_response(request, exc)
         apply_cookie(request, response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics: Metrics = request.app.state.metrics
-        metrics.requests.labels(request.method, route, f"{response.status_code // 100}xx").inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        record_request(request.app.state.metrics, request.method, route, response.status_code,
+                       time.perf_counter() - started)
         return response

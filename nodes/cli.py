@@ -12,8 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from nodes import keyring
+from nodes.admin_cli import admin_app, roster_app
+from nodes.oidc.cli import clients_app
 from nodes.settings import ConfigError, NodeSettings, load_settings
 from nodes.storage.db import make_engine, upgrade
 
@@ -22,8 +26,11 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="The organisation's signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(roster_app, name="roster")
+app.add_typer(admin_app, name="admin")
+app.add_typer(clients_app, name="clients")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # an error is one line, never wrapped
 
 
 class _State:
@@ -35,7 +42,7 @@ def settings() -> NodeSettings:
     try:
         return load_settings(_State.config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -72,15 +79,18 @@ def db_upgrade() -> None:
 
 @keys_app.command("rotate")
 def keys_rotate(
-    purpose: Annotated[str, typer.Option(help="'credentials', 'jose' or 'all'.")] = "all",
+    purpose: Annotated[
+        str, typer.Option(help="'credentials', 'jose', 'jose-rsa', 'jose-eddsa' or 'all'.")
+    ] = "all",
 ) -> None:
     """Make new keys current; previous public keys stay published so earlier signatures still verify."""
     node = settings()
     engine = make_engine(node.resolved_database_url)
-    purposes = ["credentials", "jose"] if purpose == "all" else [purpose]
+    purposes = list(keyring.ALGORITHMS) if purpose == "all" else [purpose]
     for item in purposes:
         if item not in keyring.ALGORITHMS:
-            err.print(f"[red]error:[/red] purpose must be credentials, jose or all, not {item!r}")
+            choices = ", ".join(keyring.ALGORITHMS)
+            err.print(f"[red]error:[/red] purpose must be one of {choices} or all, not {item!r}")
             raise typer.Exit(2)
         kid = keyring.rotate(engine, _secret(node), item)  # type: ignore[arg-type]
         console.print(f"{item}: new current key {kid}")
@@ -108,16 +118,30 @@ def serve(
     from nodes.observability import configure_logging
 
     node = settings()
-    configure_logging()
+    configure_logging(node.log_level)
     try:
         application = create_app(node)
     except (ConfigError, keyring.KeyringError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, OSError) as exc:
+        err.print(f"[red]error:[/red] {escape(_startup_problem(exc))}")
         raise typer.Exit(2) from None
     from urllib.parse import urlsplit
 
     listen_port = port or urlsplit(node.base_url).port or 8000
     uvicorn.run(application, host=host, port=listen_port, log_config=None, access_log=False)
+
+
+def _startup_problem(exc: SQLAlchemyError | OSError) -> str:
+    """One line naming the setting behind a start-up failure, without the URL or any secret."""
+    from nodes.observability import redact
+
+    if isinstance(exc, OSError):
+        return f"data_dir: {exc.strerror or type(exc).__name__} ({exc.filename})"
+    cause = getattr(exc, "orig", None) or exc
+    first_line = (str(cause).strip().splitlines() or [""])[0]
+    return redact(f"database_url: the database cannot be used ({type(cause).__name__}: {first_line})")
 
 
 def _secret(node: NodeSettings) -> bytes:

@@ -1,8 +1,10 @@
 """The organisation's signing keys: creation at init, rotation, and the published public keys.
 
-Two purposes: ``credentials`` (Ed25519, published as Multikey in the DID document) and ``jose`` (ES256, published
-in the JWKS for tokens and federation statements). Rotation inserts the new key and retires the old one in one
-transaction: the moment the new key can sign, it is also published, and the old public key stays published.
+Purposes: ``credentials`` (Ed25519, published as Multikey in the DID document) and ``jose`` (ES256, published
+in the JWKS for tokens and federation statements); ``jose-rsa`` (RS256) and ``jose-eddsa`` (Ed25519 as JWS EdDSA)
+sign the ID tokens of the OpenID Connect clients registered for those algorithms, and are in the JWKS too.
+Rotation inserts the new key and retires the old one in one transaction: the moment the new key can sign, it is
+also published, and the old public key stays published.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from nodes.clock import Clock, utc_now
 from nodes.storage.db import transaction
 from nodes.storage.models import NodeKey
 
-Purpose = Literal["credentials", "jose"]
-ALGORITHMS: dict[Purpose, keys.KeyAlgorithm] = {"credentials": "Ed25519", "jose": "ES256"}
+Purpose = Literal["credentials", "jose", "jose-rsa", "jose-eddsa"]
+ALGORITHMS: dict[Purpose, keys.KeyAlgorithm] = {
+    "credentials": "Ed25519", "jose": "ES256", "jose-rsa": "RS256", "jose-eddsa": "Ed25519",
+}
+#: The purposes whose public keys make up the JWKS (``/.well-known/jwks.json``).
+JOSE_PURPOSES: tuple[Purpose, ...] = ("jose", "jose-rsa", "jose-eddsa")
 
 
 class KeyringError(RuntimeError):
@@ -94,8 +100,8 @@ def published_keys(engine: Engine, purpose: Purpose) -> list[NodeKey]:
 
 
 def jwks(engine: Engine) -> dict[str, Any]:
-    """The public JWKS: JOSE keys (ES256) only; no private member ever appears."""
-    return {"keys": [dict(row.public_jwk) for row in published_keys(engine, "jose")]}
+    """The public JWKS: the JOSE keys (ES256, RS256, EdDSA), current and retired; no private member ever appears."""
+    return {"keys": [dict(row.public_jwk) for purpose in JOSE_PURPOSES for row in published_keys(engine, purpose)]}
 
 
 def did_doc(engine: Engine, did: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 SUPPORTED_LANGUAGES = ("fr", "en")
 
@@ -66,6 +68,18 @@ class NodeSettings(BaseSettings):
     invitation_ttl_hours: int = Field(default=168, ge=1, le=24 * 60, description="Claim-link lifetime.")
     session_ttl_hours: int = Field(default=12, ge=1, le=24 * 30, description="Sign-in session lifetime.")
     roster_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest roster CSV accepted.")
+    request_max_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest request body accepted anywhere but the roster upload (413 above it).",
+    )
+    database_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60,
+        description="How long a request waits for the database (SQLite lock, PostgreSQL connect) before it "
+        "answers 503 temporarily_unavailable.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Level of the JSON log lines written to stderr."
+    )
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod
@@ -89,6 +103,22 @@ class NodeSettings(BaseSettings):
         if parts.query or parts.fragment or parts.username:
             raise ValueError("must not carry a query, fragment or user name")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        # The URL may hold a password: messages describe the problem, never echo the value.
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL (expected sqlite:///PATH or postgresql://...)") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite:///PATH and postgresql://... databases are supported")
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError("an SQLite database needs a file path (sqlite:///PATH); in-memory is not shared")
+        return value
 
     @model_validator(mode="after")
     def _check_http_only_in_dev(self) -> NodeSettings:
@@ -124,7 +154,13 @@ class NodeSettings(BaseSettings):
         path = self.resolved_secret_file
         if not path.exists():
             raise ConfigError(f"secret_file: {path} does not exist (run 'passerelle init')")
-        return path.read_bytes().strip()
+        try:
+            raw = path.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(f"secret_file: {path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+        if len(raw) < 32:
+            raise ConfigError(f"secret_file: {path} holds fewer than 32 bytes; the node secret must be longer")
+        return raw
 
     def ensure_secret(self) -> None:
         """Create the secret file (mode 0600) if neither it nor ``secret`` exists."""
@@ -138,8 +174,10 @@ class NodeSettings(BaseSettings):
 
 
 def _describe(error: Any) -> str:
-    where = ".".join(str(p) for p in error["loc"]) or "(file)"
-    return f"{where}: {error['msg']}"
+    """One setting's problem as ``name: message``. Model-level checks already start with the setting's name."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {message}" if where else message
 
 
 def load_settings(path: Path | str | None = None, **overrides: Any) -> NodeSettings:
@@ -154,10 +192,12 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> NodeSetti
         file = Path(path)
         try:
             values = tomllib.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config: {file} does not exist") from exc
+        except FileNotFoundError:
+            raise ConfigError(f"config: {file} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config: {file} cannot be read ({type(exc).__name__})") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config: {file} is not valid TOML ({exc})") from exc
+            raise ConfigError(f"config: {file} is not valid TOML ({exc})") from None
         for key in ("data_dir", "secret_file"):
             if key in values and not Path(values[key]).is_absolute():
                 values[key] = str((file.parent / values[key]).resolve())

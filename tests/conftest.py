@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from nodes import keyring
 from nodes.app import create_app
+from nodes.clock import Clock, utc_now
 from nodes.settings import NodeSettings, load_settings
 from nodes.storage.db import make_engine, upgrade
 
@@ -162,9 +163,12 @@ class LiveNode:
         self.thread.join(timeout=10)
 
 
-def serve(node: Node) -> LiveNode:
-    """Start ``node`` in a uvicorn server thread and wait until it answers ``/healthz``."""
-    app = create_app(node.settings)
+def serve(node: Node, clock: Clock = utc_now) -> LiveNode:
+    """Start ``node`` in a uvicorn server thread and wait until it answers ``/healthz``.
+
+    ``clock`` is the node's clock; pass a :class:`tests.movable_clock.MovableClock` to move time in a test.
+    """
+    app = create_app(node.settings, clock=clock)
     port = int(node.settings.base_url.rsplit(":", 1)[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
@@ -183,11 +187,11 @@ def serve(node: Node) -> LiveNode:
 
 @pytest.fixture
 def live_node(make_node: NodeFactory) -> Iterator[Callable[..., LiveNode]]:
-    """Start real nodes: ``live_node(kind="school", **settings)``; all are stopped at the end of the test."""
+    """Start real nodes: ``live_node(kind="school", clock=utc_now, **settings)``; all are stopped at the end."""
     started: list[LiveNode] = []
 
-    def factory(kind: str = "school", **overrides: Any) -> LiveNode:
-        live = serve(make_node(kind, **overrides))
+    def factory(kind: str = "school", clock: Clock = utc_now, **overrides: Any) -> LiveNode:
+        live = serve(make_node(kind, **overrides), clock=clock)
         started.append(live)
         return live
 

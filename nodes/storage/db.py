@@ -20,15 +20,24 @@ from sqlmodel import Session, create_engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout so two workers can share it."""
+def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
+    """An engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout so two workers can share it.
+
+    ``timeout`` bounds how long a statement waits for SQLite's write lock, or for a PostgreSQL connection (connect
+    and pool checkout), before the database error surfaces (a node answers it with 503). SQL parameters are
+    hidden from error messages, which end up in logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=timeout,
+        connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

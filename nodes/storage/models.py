@@ -130,3 +130,8 @@ class AuditEvent(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=400)
     ip: str | None = Field(default=None, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# The OpenID Connect provider's tables live in their own module; importing it here registers them on the metadata
+# wherever the node's tables are loaded (Alembic's environment included).
+from nodes.storage import oidc_tables as _oidc_tables  # noqa: E402, F401

@@ -1,0 +1,67 @@
+"""Consent: what a member's choice releases, and the receipt they can keep.
+
+The receipt follows the shape of the Kantara Initiative Consent Receipt Specification 1.1 (a JSON document naming
+the controller, the purpose, the data categories and the time), simplified to what a person can read: which
+platform, which claims, when, under which privacy policy, and how to withdraw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from federation.oidc.scopes import OFFLINE_ACCESS, RequestedItem
+
+RECEIPT_VERSION = "KI-CR-v1.1.0"
+
+
+def default_choices(items: Iterable[RequestedItem]) -> frozenset[str]:
+    """The items ticked when the consent page opens: the essential ones only (privacy by default)."""
+    return frozenset(item.name for item in items if item.essential)
+
+
+def chosen(items: Iterable[RequestedItem], ticked: Iterable[str]) -> frozenset[str]:
+    """The member's ticks, kept only where they answer an item of this request (a forged name is dropped)."""
+    names = {item.name for item in items}
+    return frozenset(name for name in ticked if name in names)
+
+
+def consent_receipt(
+    *,
+    receipt_id: str,
+    issued_at: datetime,
+    controller: str,
+    controller_url: str,
+    platform: str,
+    platform_policy: str | None,
+    subject: str,
+    granted: Iterable[str],
+    refused: Iterable[str],
+) -> dict[str, Any]:
+    """A consent receipt for one grant. ``subject`` is the identifier the platform knows the member by."""
+    granted_list = sorted(n for n in granted if n != OFFLINE_ACCESS)
+    return {
+        "version": RECEIPT_VERSION,
+        "consentReceiptID": receipt_id,
+        "consentTimestamp": int(issued_at.timestamp()),
+        "consentTimestampISO": issued_at.isoformat(),
+        "collectionMethod": "OpenID Connect consent page",
+        "piiPrincipalId": subject,
+        "piiControllers": [{"piiController": controller, "url": controller_url}],
+        "recipient": {"name": platform, "privacyPolicy": platform_policy},
+        "services": [
+            {
+                "service": f"Sign in to {platform}",
+                "purposes": [
+                    {
+                        "purpose": "Authentication and the claims below, sent to the platform",
+                        "piiCategory": granted_list,
+                        "refused": sorted(set(refused)),
+                        "offlineAccess": OFFLINE_ACCESS in set(granted),
+                        "termination": f"{controller_url}/me/platforms",
+                    }
+                ],
+            }
+        ],
+    }

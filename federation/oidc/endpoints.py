@@ -1,0 +1,126 @@
+"""Token revocation (RFC 7009), introspection (RFC 7662) and UserInfo (OpenID Connect Core 1.0 §5.3).
+
+UserInfo takes the access token from the ``Authorization: Bearer`` header or, on a POST, from the form body
+(RFC 6750 §2.1, §2.2); a token in the query string is ignored (§2.3 is not offered), and sending two is an error.
+Only the claims the member consented to are released, and only while the consent lasts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from federation.oidc.http import CoreRequest, HttpRequest, HttpResponse
+from federation.oidc.models import AUTH_METHODS, Client, TokenView, secret_hash
+from federation.oidc.scopes import COMPANION_CLAIMS, scope_list
+
+if TYPE_CHECKING:
+    from federation.oidc.provider import Provider
+
+MAX_TOKEN_PARAMETER = 512
+
+
+def _find(provider: Provider, token: Any, hint: str | None) -> TokenView | None:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_PARAMETER:
+        return None
+    kinds = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
+    for kind in kinds:
+        record = provider.store.find_token(secret_hash(token), kind)
+        if record is not None:
+            return TokenView(record, kind, provider.now(), provider.store.get_client(record.client_id))
+    return None
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009. Revoking a refresh token revokes its whole family, access tokens included (§2.1)."""
+
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+    server: Provider
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+        return _find(self.server, token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenView, request: CoreRequest) -> None:
+        now = self.server.now()
+        if token.kind == "refresh_token":
+            self.server.store.revoke_family(token.record.family, now, "revoked_by_client")
+        elif token.record.id is not None:
+            self.server.store.revoke_access(token.record.id, now)
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662, for confidential clients and only about their own tokens (another client's token is inactive)."""
+
+    CLIENT_AUTH_METHODS = [m for m in AUTH_METHODS if m != "none"]
+    server: Provider
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+        return _find(self.server, token_string, token_type_hint)
+
+    def check_permission(self, token: TokenView, client: Client, request: CoreRequest) -> bool:
+        return token.check_client(client)
+
+    def introspect_token(self, token: TokenView) -> dict[str, Any]:
+        record, client = token.record, token.client
+        store = self.server.store
+        member = store.member_claims(record.member_id)
+        if client is None or member is None or store.get_consent(record.member_id, client.client_id) is None:
+            return {"active": False}
+        return {
+            "active": True,
+            "client_id": record.client_id,
+            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "scope": record.scope,
+            "sub": self.server.subject(client, member.local_id),
+            "aud": record.client_id,
+            "iss": self.server.config.issuer,
+            "iat": int(record.issued_at.timestamp()),
+            "exp": int(token.expires_at.timestamp()),
+        }
+
+
+def _bearer(request: HttpRequest) -> str:
+    header = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
+    in_form = request.method == "POST" and any(k == "access_token" for k, _ in request.form)
+    if header is not None and in_form:
+        raise InvalidRequestError("Send the access token in one place only.")
+    if header is not None:
+        kind, _, value = header.partition(" ")
+        if kind.lower() != "bearer" or not value.strip():
+            raise InvalidTokenError()
+        return value.strip()
+    if in_form:
+        return next(v for k, v in request.form if k == "access_token")
+    raise InvalidTokenError(description="Missing access token.")
+
+
+def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
+    """The UserInfo response: ``sub`` plus the consented claims asked for the UserInfo endpoint."""
+    try:
+        view = _find(provider, _bearer(request), "access_token")
+        if view is None or view.kind != "access_token" or view.is_expired() or view.is_revoked():
+            raise InvalidTokenError()
+        if "openid" not in scope_list(view.record.scope):
+            raise InsufficientScopeError()
+        client = view.client
+        member = provider.store.member_claims(view.record.member_id)
+        consent = provider.store.get_consent(view.record.member_id, view.record.client_id)
+        if client is None or member is None or consent is None:
+            raise InvalidTokenError()
+    except (InvalidTokenError, InsufficientScopeError, InvalidRequestError) as error:
+        status, error_body, headers = error()
+        return HttpResponse(status, error_body, headers)
+    allowed = set(consent.granted) | {c for c, main in COMPANION_CLAIMS.items() if main in consent.granted}
+    body: dict[str, Any] = {"sub": provider.subject(client, member.local_id)}
+    for name in view.record.claims.get("userinfo", []):
+        if name in allowed:
+            body[name] = member.claim(name)
+    if "affiliations" in body and provider.credential_source is not None:
+        body["affiliation_credentials"] = list(
+            provider.credential_source.credentials_for(view.record.member_id, client.client_id)
+        )
+    return HttpResponse(200, body, [("Content-Type", "application/json")])

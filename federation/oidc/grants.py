@@ -1,0 +1,192 @@
+"""authlib's authorization-code and refresh-token grants, wired to :class:`~federation.oidc.store.ProviderStore`.
+
+What changes from authlib's defaults, and why:
+
+- PKCE ``S256`` for every client (:mod:`federation.oidc.pkce`); ``request`` / ``request_uri`` are answered
+  ``request_not_supported`` / ``request_uri_not_supported`` instead of being silently ignored (SECURITY O20);
+  ``response_mode`` other than ``query``, a bad ``prompt``, ``max_age`` or ``claims`` are ``invalid_request``.
+- A code is looked up by its hash; a used code revokes what its first use produced (RFC 6749 §4.1.2, conformance
+  ``oidcc-codereuse``); a code shown by another client is invalidated (O10). It is consumed with one conditional
+  update just before tokens are made, so two workers racing on it cannot both win.
+- A refresh token is rotated on every use; presenting a rotated one revokes its whole family (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error, grants
+from authlib.oauth2.rfc6749.grants.authorization_code import validate_code_authorization_request
+from authlib.oauth2.rfc9101.errors import RequestNotSupportedError, RequestUriNotSupportedError
+
+from federation.oidc import pkce
+from federation.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse_claims_request
+from federation.oidc.models import AUTH_METHODS, AuthorizationCode, Client, TokenRecord, TokenView, secret_hash
+from federation.oidc.scopes import OFFLINE_ACCESS, scope_list
+
+if TYPE_CHECKING:
+    from federation.oidc.provider import Provider
+
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+MAX_NONCE = 512
+MAX_SECRET_PARAMETER = 512
+
+
+@dataclass(frozen=True)
+class GrantUser:
+    """The member who authorized, as the authorization endpoint hands them to the grant."""
+
+    member_id: int
+    auth_time: datetime
+    released: dict[str, list[str]]
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    """Authorization code grant with the OpenID Connect request checks of this provider."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    server: Provider
+
+    prompts: frozenset[str] = frozenset()
+    max_age: int | None = None
+    claims_request: ClaimsRequest = ClaimsRequest()
+    code_challenge: str = ""
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = validate_code_authorization_request(self)
+        try:
+            self._check_openid_parameters()
+        except OAuth2Error as error:
+            error.redirect_uri = redirect_uri
+            raise
+        return redirect_uri
+
+    def _check_openid_parameters(self) -> None:
+        data = self.request.payload.data
+        if "request" in data:
+            raise RequestNotSupportedError()
+        if "request_uri" in data:
+            raise RequestUriNotSupportedError()
+        self.code_challenge, _ = pkce.check_challenge(data, self.request.payload.datalist)
+        if data.get("response_mode", "query") != "query":
+            raise InvalidRequestError("Only 'response_mode=query' is supported.")
+        prompts = frozenset((data.get("prompt") or "").split())
+        if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
+            raise InvalidRequestError("Invalid 'prompt' parameter.")
+        self.prompts = prompts
+        self.max_age = _max_age(data.get("max_age"))
+        if len(data.get("nonce") or "") > MAX_NONCE:
+            raise InvalidRequestError("The 'nonce' is too long.")
+        try:
+            self.claims_request = parse_claims_request(data.get("claims"))
+        except ClaimsRequestError as exc:
+            raise InvalidRequestError(f"Invalid 'claims' parameter: {exc}.") from exc
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        user: GrantUser = request.user
+        now = self.server.now()
+        self.server.store.save_code(
+            AuthorizationCode(
+                code_hash=secret_hash(code),
+                client_id=request.client.client_id,
+                member_id=user.member_id,
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=request.scope,
+                code_challenge=self.code_challenge,
+                code_challenge_method="S256",
+                auth_time=user.auth_time,
+                expires_at=now + timedelta(seconds=self.server.config.code_ttl),
+                nonce=request.payload.data.get("nonce") or None,
+                claims=user.released,
+            )
+        )
+
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        if not isinstance(code, str) or len(code) > MAX_SECRET_PARAMETER:
+            return None
+        store, now = self.server.store, self.server.now()
+        found = store.find_code(secret_hash(code))
+        if found is None or found.id is None:
+            return None
+        if found.used_at is not None:
+            store.revoke_code_tokens(found.id, now)
+            return None
+        if found.client_id != client.client_id:
+            store.consume_code(found.id, now)
+            return None
+        if found.expires_at <= now:
+            return None
+        return found
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        pkce.check_verifier(self.request.form.get("code_verifier"), code.code_challenge)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        code: AuthorizationCode = self.request.authorization_code
+        client: Client = self.request.client
+        store, now = self.server.store, self.server.now()
+        assert code.id is not None
+        if not store.consume_code(code.id, now):
+            store.revoke_code_tokens(code.id, now)
+            raise InvalidGrantError("Invalid 'code' in request.")
+        self.server.check_grant_still_allowed(code.member_id, client.client_id)
+        token = self.server.issue_tokens(
+            client, code.member_id, code.scope, code.claims, code.auth_time, family=secrets.token_hex(16),
+            code_id=code.id, nonce=code.nonce,
+        )
+        return 200, token, self.server.token_headers()
+
+
+class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    """Refresh-token grant with rotation and reuse detection."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    server: Provider
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
+        if not isinstance(refresh_token, str) or len(refresh_token) > MAX_SECRET_PARAMETER:
+            return None
+        store, now = self.server.store, self.server.now()
+        record = store.find_token(secret_hash(refresh_token), "refresh_token")
+        if record is None or record.revoked_at is not None:
+            return None
+        if record.refresh_used_at is not None:
+            store.revoke_family(record.family, now, "refresh_token_reused")
+            return None
+        view = TokenView(record, "refresh_token", now)
+        return None if view.is_expired() else view
+
+    def authenticate_user(self, refresh_token: TokenView) -> int:
+        return refresh_token.record.member_id
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        old: TokenRecord = self.request.refresh_token.record
+        client: Client = self.request.client
+        store, now = self.server.store, self.server.now()
+        assert old.id is not None
+        if not store.rotate_refresh(old.id, now):
+            store.revoke_family(old.family, now, "refresh_token_reused")
+            raise InvalidGrantError()
+        self.server.check_grant_still_allowed(old.member_id, client.client_id)
+        scope = " ".join(scope_list(self.request.payload.scope)) or old.scope
+        if OFFLINE_ACCESS not in scope_list(scope):
+            scope = f"{scope} {OFFLINE_ACCESS}"  # the family lives on: the grant did include offline access
+        token = self.server.issue_tokens(client, old.member_id, scope, old.claims, old.auth_time, family=old.family)
+        return 200, token, self.server.token_headers()
+
+
+def _max_age(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidRequestError("'max_age' must be a non-negative integer.")
+    return int(raw)

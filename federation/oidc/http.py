@@ -1,0 +1,102 @@
+"""The HTTP request and response the provider core works on, free of any web framework.
+
+The edge (``nodes/oidc/adapter.py``) reads the body once and builds an :class:`HttpRequest`; the core answers an
+:class:`HttpResponse` (status, body, headers), as authlib's own core does. Parameters come from the query string of
+a GET and from the form body of a POST, never from both: a token endpoint that also read the query would let a
+secret travel in a URL (RFC 6749 §3.2, RFC 6750 §2.3).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request: method, full URL, lower-cased headers, query and form parameters in order."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Sequence[tuple[str, str]] = ()
+    form: Sequence[tuple[str, str]] = ()
+
+    @property
+    def params(self) -> Sequence[tuple[str, str]]:
+        """The OAuth parameters: the form of a POST, the query of anything else."""
+        return self.form if self.method == "POST" else self.query
+
+
+@dataclass
+class HttpResponse:
+    """What an endpoint answers; ``body`` is a JSON object, a string, or empty."""
+
+    status: int
+    body: Any = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def location(self) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == "location"), None)
+
+
+class _Params(dict[str, str]):
+    """First value of each parameter, as authlib's ``payload.data`` and ``request.form`` expect."""
+
+
+class _Payload(OAuth2Payload):  # type: ignore[misc]
+    def __init__(self, params: Sequence[tuple[str, str]]) -> None:
+        self._data = _Params()
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in params:
+            self._data.setdefault(key, value)
+            self._datalist[key].append(value)
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class CoreRequest(OAuth2Request):  # type: ignore[misc]
+    """authlib's request object over an :class:`HttpRequest` (no framework behind it)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        super().__init__(method=request.method, uri=request.url, headers=_Headers(request.headers))
+        self.http = request
+        self.payload = _Payload(request.params)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return dict(self.http.query)
+
+    @property
+    def form(self) -> dict[str, str]:
+        data: dict[str, str] = self.payload.data
+        return data if self.method == "POST" else {}
+
+
+class _Headers(dict[str, str]):
+    """Case-insensitive header lookup (authlib asks for ``Authorization``; the edge gives lower-case names)."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__({k.lower(): v for k, v in headers.items()})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())

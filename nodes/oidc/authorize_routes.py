@@ -1,0 +1,156 @@
+"""The authorization endpoint (GET and POST ``/authorize``), its return from sign-in, and the consent form.
+
+The pipeline itself is :mod:`federation.oidc.authorize`; here are the pages and the parked interaction. An error
+about the client or its redirect URI is a 400 page and never a redirect (SECURITY O1-O3). The consent form
+carries the CSRF token of the session and the interaction id; the interaction is bound to the member who saw the
+form, so a forged form (another session, another member, a replayed id) is refused (O21).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from federation.oidc import authorize
+from federation.oidc.authorize import Authorization, AuthorizationFailure
+from federation.oidc.consent import default_choices
+from federation.oidc.http import HttpRequest
+from nodes.clock import aware
+from nodes.oidc import consents, interactions
+from nodes.oidc.adapter import OAuthRequest, to_response
+from nodes.oidc.interactions import Interaction
+from nodes.oidc.node_provider import provider_of
+from nodes.storage.models import Member
+from nodes.web.deps import CsrfChecked, current_member
+from nodes.web.pages import render
+from nodes.web.sessions import current_session, node_of
+
+router = APIRouter()
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def error_page(request: Request, error: str, description: str, status: int = 400) -> HTMLResponse:
+    """The page shown instead of redirecting to a client we cannot trust with the answer."""
+    context = {"error": error, "description": description}
+    return render(request, "oidc/error.html", context, status_code=status, headers=NO_STORE)
+
+
+@router.get("/authorize")
+def authorize_get(request: Request, oauth: OAuthRequest) -> Response:
+    return run(request, oauth, None)
+
+
+@router.post("/authorize")
+def authorize_post(request: Request, oauth: OAuthRequest) -> Response:
+    """OpenID Connect Core §3.1.2.1: the authorization endpoint MUST support POST (form-encoded parameters)."""
+    return run(request, oauth, None)
+
+
+@router.get("/authorize/resume")
+def authorize_resume(request: Request, interaction: str = "") -> Response:
+    """Where sign-in sends the member back: the parked request continues."""
+    node = node_of(request)
+    parked = interactions.load(node, interaction)
+    if parked is None:
+        return error_page(request, "interaction_expired", "This sign-in request has expired.")
+    return run(request, _parked_request(request, parked), parked)
+
+
+def _parked_request(request: Request, parked: Interaction) -> HttpRequest:
+    return HttpRequest("GET", str(request.url), {k.lower(): v for k, v in request.headers.items()}, parked.params)
+
+
+def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Response:
+    """Validate, then sign in, ask consent, or issue the code."""
+    provider, node = provider_of(request), node_of(request)
+    member = current_member(request)
+    session = current_session(request)
+    auth_time = aware(session.auth_time) if session is not None and session.auth_time is not None else None
+    member_id = member.id if member is not None else None
+    try:
+        authorization = authorize.validate(provider, oauth, member_id)
+        step = authorize.next_step(provider, authorization, member_id, auth_time,
+                                   parked.created_at if parked else None)
+    except AuthorizationFailure as failure:
+        return _failed(request, failure)
+    if step == "login":
+        parked = parked or interactions.create(node, list(oauth.params))
+        target = quote(f"/authorize/resume?interaction={parked.id}", safe="")
+        return RedirectResponse(f"/signin?next={target}", status_code=303, headers=NO_STORE)
+    assert member is not None and member.id is not None and auth_time is not None
+    if step == "consent":
+        parked = parked or interactions.create(node, list(oauth.params))
+        parked = interactions.attach_member(node, parked, member.id)
+        return _consent_page(request, authorization, parked)
+    consent = provider.store.get_consent(member.id, authorization.client.client_id)
+    assert consent is not None
+    if parked is not None:
+        interactions.finish(node, parked)
+    return _issue(request, authorization, member, auth_time, consent.granted)
+
+
+def _failed(request: Request, failure: AuthorizationFailure) -> Response:
+    if failure.response is not None:
+        return to_response(failure.response)
+    return error_page(request, failure.error, failure.description)
+
+
+def _issue(request: Request, authorization: Authorization, member: Member, auth_time: datetime,
+           granted: frozenset[str]) -> Response:
+    provider, node = provider_of(request), node_of(request)
+    assert member.id is not None
+    try:
+        answer = authorize.issue_code(provider, authorization, member.id, auth_time, granted)
+    except AuthorizationFailure as failure:
+        return _failed(request, failure)
+    consents.log_signin(node, member, authorization.client, authorization.grant.request.user.released)
+    return to_response(answer)
+
+
+def _consent_page(request: Request, authorization: Authorization, parked: Interaction) -> HTMLResponse:
+    client = authorization.client
+    items = authorization.items
+    context = {
+        "client": client,
+        "items": items,
+        "ticked": default_choices(items),
+        "interaction": parked.id,
+    }
+    return render(request, "oidc/consent.html", context, headers=NO_STORE)
+
+
+@router.post("/authorize/consent", dependencies=[CsrfChecked])
+def consent_submit(
+    request: Request,
+    interaction: Annotated[str, Form()] = "",
+    decision: Annotated[str, Form()] = "",
+    claims: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Allow (with the ticked claims) or deny. Nothing is stored unless the whole form checks out."""
+    node, provider = node_of(request), provider_of(request)
+    member = current_member(request)
+    parked = interactions.load(node, interaction)
+    if parked is None or member is None or parked.member_id != member.id or decision not in ("allow", "deny"):
+        return error_page(request, "invalid_request", "This consent form is not valid any more.")
+    session = current_session(request)
+    assert session is not None and session.auth_time is not None and member.id is not None
+    try:
+        authorization = authorize.validate(provider, _parked_request(request, parked), member.id)
+    except AuthorizationFailure as failure:
+        return _failed(request, failure)
+    if not interactions.finish(node, parked):
+        return error_page(request, "invalid_request", "This consent form was already answered.")
+    if decision == "deny":
+        consents.record_denial(node, member, authorization.client, _address(request))
+        return to_response(authorize.deny(provider, authorization))
+    granted = consents.give_consent(node, provider, member, authorization.client, authorization.items,
+                                    claims or [], _address(request))
+    return _issue(request, authorization, member, aware(session.auth_time), granted)

@@ -1,0 +1,148 @@
+"""Consents remembered per member and platform, the grant log behind "Connected platforms", consent receipts.
+
+Giving consent, signing in to a platform and disconnecting it are each one transaction with their audit event.
+Disconnecting revokes the consent and every token of the member at that platform at once: the next userinfo,
+refresh or introspection call of the platform fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from federation.oidc.consent import chosen, consent_receipt
+from federation.oidc.models import Client
+from federation.oidc.provider import Provider
+from federation.oidc.scopes import RequestedItem
+from nodes.audit import record
+from nodes.clock import aware
+from nodes.context import NodeContext
+from nodes.oidc.store import SqlProviderStore
+from nodes.storage.db import transaction
+from nodes.storage.models import Member
+from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant, OidcToken
+
+
+def give_consent(
+    node: NodeContext, provider: Provider, member: Member, client: Client, items: list[RequestedItem],
+    ticked: list[str], ip: str | None,
+) -> frozenset[str]:
+    """Remember the member's choice (merged with earlier choices for other claims); returns what is granted now."""
+    assert member.id is not None
+    now = node.clock()
+    asked = {item.name for item in items}
+    granted_now = chosen(items, ticked)
+    receipt_id = str(uuid.uuid4())
+    with transaction(node.engine) as db:
+        row = db.exec(select(OidcConsent).where(
+            OidcConsent.member_id == member.id, OidcConsent.client_id == client.client_id
+        )).first()
+        if row is None:
+            row = OidcConsent(member_id=member.id, client_id=client.client_id, granted_at=now)
+        keep_decided = set(row.decided) if row.revoked_at is None else set()
+        keep_granted = set(row.granted) - asked if row.revoked_at is None else set()
+        row.decided = sorted(keep_decided | asked)
+        row.granted = sorted(keep_granted | granted_now)
+        row.granted_at, row.revoked_at = now, None
+        db.add(row)
+        receipt = consent_receipt(
+            receipt_id=receipt_id, issued_at=now, controller=node.settings.display_name,
+            controller_url=node.settings.base_url, platform=client.name, platform_policy=client.policy_uri,
+            subject=provider.subject(client, member.public_id), granted=row.granted,
+            refused=asked - granted_now,
+        )
+        db.add(OidcGrant(receipt_id=receipt_id, member_id=member.id, client_id=client.client_id, kind="consent",
+                         claims=list(row.granted), at=now, receipt=receipt))
+        record(db, node.clock, member.public_id, "oidc.consent.granted", target=f"client:{client.client_id}",
+               ip=ip, granted=sorted(granted_now), refused=sorted(asked - granted_now), receipt=receipt_id)
+    return frozenset(row.granted)
+
+
+def log_signin(node: NodeContext, member: Member, client: Client, released: dict[str, list[str]]) -> None:
+    """One line of "what each platform received and when": a code issued with these claims."""
+    assert member.id is not None
+    names = sorted(set(released.get("userinfo", [])) | set(released.get("id_token", [])))
+    with transaction(node.engine) as db:
+        db.add(OidcGrant(receipt_id=str(uuid.uuid4()), member_id=member.id, client_id=client.client_id,
+                         kind="signin", claims=names, at=node.clock()))
+
+
+def record_denial(node: NodeContext, member: Member, client: Client, ip: str | None) -> None:
+    with transaction(node.engine) as db:
+        record(db, node.clock, member.public_id, "oidc.consent.denied", target=f"client:{client.client_id}", ip=ip)
+
+
+def disconnect(node: NodeContext, member: Member, client_id: str, ip: str | None) -> bool:
+    """Revoke the member's consent for the platform and all its tokens; ``False`` if nothing was connected."""
+    assert member.id is not None
+    now = node.clock()
+    with transaction(node.engine) as db:
+        row = db.exec(select(OidcConsent).where(
+            OidcConsent.member_id == member.id, OidcConsent.client_id == client_id,
+            col(OidcConsent.revoked_at).is_(None),
+        )).first()
+        if row is None:
+            return False
+        row.revoked_at = now
+        db.add(row)
+        record(db, node.clock, member.public_id, "oidc.platform.revoked", target=f"client:{client_id}", ip=ip)
+    SqlProviderStore(node).revoke_member_client(member.id, client_id, now, "revoked_by_member")
+    return True
+
+
+@dataclass
+class ConnectedPlatform:
+    client_id: str
+    name: str
+    logo_uri: str | None
+    policy_uri: str | None
+    granted: list[str]
+    connected_since: datetime | None
+    active: bool
+    history: list[OidcGrant]
+
+
+def connected_platforms(node: NodeContext, member: Member) -> list[ConnectedPlatform]:
+    """Every platform the member ever consented to, live ones first, with what it received and when."""
+    with Session(node.engine) as db:
+        consents = list(db.exec(select(OidcConsent).where(OidcConsent.member_id == member.id)))
+        grants = list(db.exec(
+            select(OidcGrant).where(OidcGrant.member_id == member.id).order_by(col(OidcGrant.at).desc()).limit(500)
+        ))
+        clients = {c.client_id: c for c in db.exec(
+            select(OidcClient).where(col(OidcClient.client_id).in_([c.client_id for c in consents]))
+        )}
+    out = []
+    for consent in consents:
+        client = clients.get(consent.client_id)
+        if client is None:
+            continue
+        out.append(ConnectedPlatform(
+            client_id=client.client_id, name=client.name, logo_uri=client.logo_uri, policy_uri=client.policy_uri,
+            granted=list(consent.granted), connected_since=aware(consent.granted_at),
+            active=consent.revoked_at is None,
+            history=[g for g in grants if g.client_id == client.client_id][:20],
+        ))
+    out.sort(key=lambda p: (not p.active, p.name.casefold()))
+    return out
+
+
+def receipt_of(node: NodeContext, member: Member, receipt_id: str) -> dict[str, Any] | None:
+    """The member's own consent receipt, or ``None`` (unknown, or someone else's)."""
+    with Session(node.engine) as db:
+        row = db.exec(select(OidcGrant).where(
+            OidcGrant.receipt_id == receipt_id, OidcGrant.member_id == member.id, OidcGrant.kind == "consent"
+        )).first()
+    return dict(row.receipt) if row is not None else None
+
+
+def live_token_count(node: NodeContext, member_id: int, client_id: str) -> int:
+    with Session(node.engine) as db:
+        rows = db.exec(select(OidcToken.id).where(
+            OidcToken.member_id == member_id, OidcToken.client_id == client_id, col(OidcToken.revoked_at).is_(None)
+        ))
+        return len(list(rows))

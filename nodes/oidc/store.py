@@ -1,0 +1,220 @@
+"""The provider's store (:class:`federation.oidc.store.ProviderStore`) on the node's SQL tables.
+
+Each method is one short transaction. The two races that matter — a code used twice, a refresh token rotated
+twice — are settled by one conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count says who won, which
+holds on SQLite and PostgreSQL alike and across workers. Revocations are written to the audit log in the same
+transaction as the revocation itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from federation.oidc.models import AuthorizationCode, Client, Consent, MemberClaims, TokenRecord
+from nodes import throttle
+from nodes.audit import record
+from nodes.clock import aware
+from nodes.context import NodeContext
+from nodes.storage.db import transaction
+from nodes.storage.models import Affiliation, Member
+from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
+
+CLIENT_AUTH_THRESHOLD = 10
+
+
+def client_throttle_key(client_id: str) -> str:
+    return f"client:{client_id}"
+
+
+def to_client(row: OidcClient) -> Client:
+    return Client(
+        client_id=row.client_id, name=row.name, redirect_uris=tuple(row.redirect_uris),
+        auth_method=row.auth_method, secret_hash=row.secret_hash,
+        post_logout_redirect_uris=tuple(row.post_logout_redirect_uris), subject_type=row.subject_type,
+        sector=row.sector, id_token_alg=row.id_token_alg, jwks=tuple(row.jwks), logo_uri=row.logo_uri,
+        policy_uri=row.policy_uri, allow_refresh=row.allow_refresh,
+    )
+
+
+def _record(row: OidcToken) -> TokenRecord:
+    return TokenRecord(
+        id=row.id, family=row.family, client_id=row.client_id, member_id=row.member_id, access_hash=row.access_hash,
+        scope=row.scope, claims=dict(row.claims), auth_time=aware(row.auth_time), issued_at=aware(row.issued_at),
+        access_expires_at=aware(row.access_expires_at), refresh_hash=row.refresh_hash,
+        refresh_expires_at=aware(row.refresh_expires_at) if row.refresh_expires_at else None, code_id=row.code_id,
+        refresh_used_at=row.refresh_used_at, revoked_at=row.revoked_at,
+    )
+
+
+def member_claims_of(member: Member, affiliations: list[Affiliation], organisation: str) -> MemberClaims:
+    """A member's releasable claims; affiliations as plain JSON (no row ids, no roster keys)."""
+    return MemberClaims(
+        local_id=member.public_id, given_name=member.given_name, family_name=member.family_name,
+        email=member.email, email_verified=member.claimed_at is not None,
+        affiliations=tuple(_affiliation(a, organisation) for a in affiliations),
+    )
+
+
+def _affiliation(row: Affiliation, organisation: str) -> dict[str, Any]:
+    fields = ("programme", "degree", "class_year") if row.kind == "school" else ("role", "department")
+    out: dict[str, Any] = {"organisation": organisation, "kind": row.kind}
+    out.update({name: getattr(row, name) for name in fields if getattr(row, name) is not None})
+    if row.kind == "school" and row.groups:
+        out["groups"] = list(row.groups)
+    for name in ("start_date", "end_date"):
+        value = getattr(row, name)
+        if value is not None:
+            out[name] = value.isoformat()
+    return out
+
+
+class SqlProviderStore:
+    """:class:`~federation.oidc.store.ProviderStore` for one node."""
+
+    def __init__(self, node: NodeContext) -> None:
+        self.node = node
+        self.engine = node.engine
+
+    def get_client(self, client_id: str) -> Client | None:
+        with Session(self.engine) as db:
+            row = db.get(OidcClient, client_id)
+            return to_client(row) if row is not None and row.disabled_at is None else None
+
+    def save_code(self, code: AuthorizationCode) -> None:
+        with transaction(self.engine) as db:
+            db.add(OidcCode(
+                code_hash=code.code_hash, client_id=code.client_id, member_id=code.member_id,
+                redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce, claims=code.claims,
+                code_challenge=code.code_challenge, code_challenge_method=code.code_challenge_method,
+                auth_time=code.auth_time, created_at=self.node.clock(), expires_at=code.expires_at,
+            ))
+
+    def find_code(self, code_hash: str) -> AuthorizationCode | None:
+        with Session(self.engine) as db:
+            row = db.exec(select(OidcCode).where(OidcCode.code_hash == code_hash)).first()
+        if row is None:
+            return None
+        return AuthorizationCode(
+            id=row.id, code_hash=row.code_hash, client_id=row.client_id, member_id=row.member_id,
+            redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, claims=dict(row.claims),
+            code_challenge=row.code_challenge, code_challenge_method=row.code_challenge_method,
+            auth_time=aware(row.auth_time), expires_at=aware(row.expires_at), used_at=row.used_at,
+        )
+
+    def consume_code(self, code_id: int, now: datetime) -> bool:
+        with transaction(self.engine) as db:
+            result = db.exec(  # type: ignore[call-overload]
+                update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
+                .values(used_at=now)
+            )
+            return bool(result.rowcount == 1)
+
+    def save_tokens(self, token: TokenRecord) -> None:
+        with transaction(self.engine) as db:
+            db.add(OidcToken(
+                family=token.family, code_id=token.code_id, client_id=token.client_id, member_id=token.member_id,
+                access_hash=token.access_hash, refresh_hash=token.refresh_hash, scope=token.scope,
+                claims=token.claims, auth_time=token.auth_time, issued_at=token.issued_at,
+                access_expires_at=token.access_expires_at, refresh_expires_at=token.refresh_expires_at,
+            ))
+
+    def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
+        column = OidcToken.refresh_hash if kind == "refresh_token" else OidcToken.access_hash
+        with Session(self.engine) as db:
+            row = db.exec(select(OidcToken).where(column == token_hash)).first()
+        return _record(row) if row is not None else None
+
+    def rotate_refresh(self, token_id: int, now: datetime) -> bool:
+        with transaction(self.engine) as db:
+            result = db.exec(  # type: ignore[call-overload]
+                update(OidcToken)
+                .where(col(OidcToken.id) == token_id, col(OidcToken.refresh_used_at).is_(None),
+                       col(OidcToken.revoked_at).is_(None))
+                .values(refresh_used_at=now)
+            )
+            return bool(result.rowcount == 1)
+
+    def revoke_family(self, family: str, now: datetime, reason: str) -> int:
+        return self._revoke(col(OidcToken.family) == family, now, reason)
+
+    def revoke_code_tokens(self, code_id: int, now: datetime) -> int:
+        with Session(self.engine) as db:
+            families = list(db.exec(select(OidcToken.family).where(OidcToken.code_id == code_id)))
+        if not families:
+            with transaction(self.engine) as db:
+                record(db, self.node.clock, "system", "oidc.code.reused", target=f"code:{code_id}", revoked=0)
+            return 0
+        return self._revoke(col(OidcToken.family).in_(families), now, "code_reused")
+
+    def revoke_access(self, token_id: int, now: datetime) -> None:
+        self._revoke(col(OidcToken.id) == token_id, now, "revoked_by_client")
+
+    def revoke_member_client(self, member_id: int, client_id: str, now: datetime, reason: str) -> int:
+        """Every token of the member at the client (the member disconnected the platform)."""
+        return self._revoke(
+            (col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id), now, reason
+        )
+
+    def _revoke(self, where: Any, now: datetime, reason: str) -> int:
+        with transaction(self.engine) as db:
+            rows = list(db.exec(select(OidcToken).where(where, col(OidcToken.revoked_at).is_(None))))
+            for row in rows:
+                row.revoked_at, row.revoked_reason = now, reason
+                db.add(row)
+            if rows:
+                first = rows[0]
+                record(db, self.node.clock, "system", "oidc.tokens.revoked", target=f"client:{first.client_id}",
+                       reason=reason, count=len(rows), families=sorted({r.family for r in rows}))
+            return len(rows)
+
+    def get_consent(self, member_id: int, client_id: str) -> Consent | None:
+        with Session(self.engine) as db:
+            row = db.exec(select(OidcConsent).where(
+                OidcConsent.member_id == member_id, OidcConsent.client_id == client_id,
+                col(OidcConsent.revoked_at).is_(None),
+            )).first()
+        if row is None:
+            return None
+        return Consent(member_id, client_id, frozenset(row.decided), frozenset(row.granted), aware(row.granted_at))
+
+    def member_claims(self, member_id: int) -> MemberClaims | None:
+        with Session(self.engine) as db:
+            member = db.get(Member, member_id)
+            if member is None:
+                return None
+            affiliations = list(db.exec(
+                select(Affiliation).where(Affiliation.member_id == member_id).order_by(col(Affiliation.id))
+            ))
+        return member_claims_of(member, affiliations, self.node.settings.display_name)
+
+    def seen_assertion(self, client_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
+        key = hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()
+        with transaction(self.engine) as db:
+            db.exec(  # type: ignore[call-overload]
+                OidcAssertionJti.__table__.delete().where(  # type: ignore[attr-defined]
+                    col(OidcAssertionJti.expires_at) < now
+                )
+            )
+            dialect = db.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            table = OidcAssertionJti.__table__  # type: ignore[attr-defined]
+            result = db.exec(  # type: ignore[call-overload]
+                insert(table).values(key=key, expires_at=expires_at).on_conflict_do_nothing(index_elements=["key"])
+            )
+            return bool(result.rowcount == 0)
+
+    def client_auth_locked(self, client_id: str, now: datetime) -> bool:
+        return throttle.retry_after(self.node, [client_throttle_key(client_id)]) is not None
+
+    def client_auth_failed(self, client_id: str, now: datetime) -> None:
+        if self.get_client(client_id) is None:
+            return  # unknown ids are not counted: they would only fill the table
+        with transaction(self.engine) as db:
+            throttle.register_failure(db, now, [(client_throttle_key(client_id), CLIENT_AUTH_THRESHOLD)])
+            record(db, self.node.clock, "anonymous", "oidc.client.auth_failed", target=f"client:{client_id}")

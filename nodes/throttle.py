@@ -1,0 +1,94 @@
+"""Sign-in throttling against password guessing and spraying (SECURITY W6).
+
+Failures are counted per account (``acct:<email_key>``, so ``Admin@x`` and ``admin@x`` share one counter) and
+per client address (``ip:<addr>``, which catches one address trying many accounts). Once a counter reaches its
+threshold every further failure locks the key with an exponential back-off: 1 minute, then 2, 4 ... up to an
+hour. While a key is locked the sign-in answers 429 with ``Retry-After`` and the password is not even checked,
+so a locked account cannot be probed. A successful sign-in clears the account's counter (not the address's);
+counters older than a day are forgotten.
+
+Counters are rows of ``login_throttle`` updated with one atomic upsert, so several workers (and PostgreSQL or
+SQLite) count every failure exactly once. Times come from the node's clock, which tests move.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, delete, select
+
+from nodes.clock import aware
+from nodes.context import NodeContext
+from nodes.storage.models import LoginThrottle
+
+ACCOUNT_THRESHOLD = 5
+ADDRESS_THRESHOLD = 20
+FIRST_LOCK = timedelta(minutes=1)
+LONGEST_LOCK = timedelta(hours=1)
+FORGET_AFTER = timedelta(hours=24)
+
+
+def account_key(email_key: str) -> str:
+    return f"acct:{email_key}"
+
+
+def address_key(address: str) -> str:
+    return f"ip:{address}"
+
+
+def lock_duration(failures: int, threshold: int) -> timedelta | None:
+    """How long a key with ``failures`` is locked after its latest failure (``None`` below the threshold)."""
+    if failures < threshold:
+        return None
+    doublings = min(failures - threshold, 16)
+    return min(FIRST_LOCK * (1 << doublings), LONGEST_LOCK)
+
+
+def retry_after(node: NodeContext, keys: Sequence[str]) -> int | None:
+    """Whole seconds until every lock among ``keys`` has passed, or ``None`` when none is locked."""
+    now = node.clock()
+    with Session(node.engine) as db:
+        rows = db.exec(select(LoginThrottle).where(col(LoginThrottle.key).in_(list(keys)))).all()
+    waits = [aware(r.locked_until) - now for r in rows if r.locked_until and aware(r.locked_until) > now]
+    return max(1, math.ceil(max(waits).total_seconds())) if waits else None
+
+
+def register_failure(db: Session, now: datetime, limits: Sequence[tuple[str, int]]) -> int | None:
+    """Count one failure for each ``(key, threshold)``; returns the seconds to wait when a key is now locked."""
+    waits = [wait for key, threshold in limits if (wait := _count(db, now, key, threshold)) is not None]
+    return max(waits) if waits else None
+
+
+def clear(db: Session, key: str) -> None:
+    """Forget the failures of ``key`` (after a successful sign-in)."""
+    db.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+
+
+def _count(db: Session, now: datetime, key: str, threshold: int) -> int | None:
+    db.exec(_increment(db, now, key))
+    row = db.exec(select(LoginThrottle).where(LoginThrottle.key == key)).one()
+    lock = lock_duration(row.failures, threshold)
+    if lock is None:
+        return None
+    row.locked_until = now + lock
+    db.add(row)
+    db.flush()
+    return math.ceil(lock.total_seconds())
+
+
+def _increment(db: Session, now: datetime, key: str) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE`` adding one failure; a counter idle for a day starts again at one."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    statement = insert(table).values(key=key, failures=1, last_failure_at=now)
+    stale = table.c.last_failure_at < now - FORGET_AFTER
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"failures": case((stale, 1), else_=table.c.failures + 1), "last_failure_at": now},
+    )

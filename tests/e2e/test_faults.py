@@ -1,0 +1,179 @@
+"""SECURITY X5: the database becomes unavailable under a running node, then comes back.
+
+For every fault: a write answers 503 with ``Retry-After`` and JSON ``temporarily_unavailable`` (a readable page for
+browsers), ``/readyz`` fails while ``/healthz`` passes, the failed request stored nothing, and the node recovers by
+itself once the fault is gone; on SQLite ``PRAGMA integrity_check`` is clean afterwards. The faults themselves are
+in :mod:`tests.e2e.faults`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nodes.storage.db import make_engine
+from tests.conftest import database_kind, free_port
+from tests.e2e import faults
+from tests.e2e.faults import HTML, JSON, app_engine, integrity, session_count, write_attempt
+
+sqlite_only = pytest.mark.skipif(database_kind() != "sqlite", reason="SQLite fault")
+postgres_only = pytest.mark.skipif(database_kind() != "postgres", reason="PostgreSQL fault")
+
+
+def assert_unavailable(answer) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    body = answer.json()
+    assert body["error"] == "temporarily_unavailable"
+    assert body["error_description"] and "Traceback" not in answer.text and "SQL" not in answer.text
+    assert "set-cookie" not in answer.headers, "no cookie for a session that was not stored"
+
+
+def assert_unavailable_page(answer) -> None:
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "The service is temporarily unavailable" in answer.text
+    assert "Traceback" not in answer.text and "sqlite" not in answer.text.lower()
+
+
+def probes(live) -> tuple[int, int]:
+    with live.client() as client:
+        return client.get("/healthz").status_code, client.get("/readyz").status_code
+
+
+def wait_until_ready(live, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while probes(live) != (200, 200):
+        assert time.monotonic() < deadline, "the node did not recover by itself"
+        time.sleep(0.2)
+
+
+def assert_recovered(live, engine, stored_before: int) -> None:
+    """No restart: the same node becomes ready again and stores the next write."""
+    wait_until_ready(live)
+    answer = write_attempt(live)
+    assert answer.status_code == 303 and "set-cookie" in answer.headers
+    assert session_count(engine) == stored_before + 1
+
+
+@sqlite_only
+def test_x5_sqlite_locked_by_another_process_answers_503_then_recovers(live_node):
+    live = live_node(database_timeout_seconds=0.5)
+    engine = live.node.engine
+    stored = session_count(engine)
+    with faults.sqlite_locked_by_another_process(faults.sqlite_path(engine)):
+        started = time.monotonic()
+        assert_unavailable(write_attempt(live))
+        assert time.monotonic() - started < 4, "the wait for the lock is bounded by database_timeout_seconds"
+        assert_unavailable_page(write_attempt(live, HTML))
+        assert probes(live) == (200, 503)
+        assert session_count(engine) == stored, "readers still work under the lock; nothing was stored"
+    assert_recovered(live, engine, stored)
+    assert integrity(engine) == "ok"
+
+
+@sqlite_only
+def test_x5_sqlite_read_only_database_answers_503_then_recovers(live_node):
+    live = live_node()
+    engine = live.node.engine
+    stored = session_count(engine)
+    with faults.sqlite_read_only(app_engine(live)):
+        assert_unavailable(write_attempt(live))
+        assert_unavailable_page(write_attempt(live, HTML))
+        assert probes(live) == (200, 503)
+        with live.client(headers=JSON) as client:
+            assert client.get("/.well-known/did.json").status_code == 200, "reads keep working"
+    assert session_count(engine) == stored
+    assert_recovered(live, engine, stored)
+    assert integrity(engine) == "ok"
+
+
+@sqlite_only
+def test_x5_sqlite_file_that_may_not_grow_answers_503_then_recovers(live_node):
+    """A full disk as SQLite sees it: ``max_page_count`` pinned to the file's size on every node connection.
+
+    Writes that still fit in free space succeed; the first one that needs a new page must fail cleanly. Whether a
+    given row needs a new page depends on its key, so readiness is checked by the real full-disk test below.
+    """
+    live = live_node()
+    engine = live.node.engine
+    with engine.connect() as connection:
+        pages = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one())
+    with faults.sqlite_file_may_not_grow(app_engine(live), pages):
+        for _ in range(500):
+            stored = session_count(engine)
+            answer = write_attempt(live)
+            if answer.status_code != 303:
+                break
+            assert session_count(engine) == stored + 1
+        else:
+            pytest.fail("the file never filled up")
+        assert_unavailable(answer)
+        assert session_count(engine) == stored, "the refused write stored nothing"
+        assert faults.sqlite_path(engine).stat().st_size <= pages * 4096
+        assert probes(live)[0] == 200
+    assert_recovered(live, engine, stored)
+    assert integrity(engine) == "ok"
+
+
+@sqlite_only
+@pytest.mark.skipif(not faults.can_mount(), reason="mounting a small tmpfs needs root on Linux")
+def test_x5_sqlite_disk_full_answers_503_fails_readiness_then_recovers(tmp_path, live_node):
+    with faults.small_file_system(tmp_path / "disk") as disk:
+        live = live_node(data_dir=str(disk / "node"))
+        engine = live.node.engine
+        filler = faults.fill(disk)
+        for _ in range(500):
+            stored = session_count(engine)
+            answer = write_attempt(live)
+            if answer.status_code != 303:
+                break
+        else:
+            pytest.fail("the disk never filled up")
+        assert_unavailable(answer)
+        assert session_count(engine) == stored
+        assert probes(live) == (200, 503)
+        filler.unlink()
+        assert_recovered(live, engine, stored)
+        assert integrity(engine) == "ok"
+        live.stop()
+        engine.dispose()
+        app_engine(live).dispose()
+
+
+@postgres_only
+def test_x5_postgres_unreachable_answers_503_then_recovers(make_node, postgres):
+    from tests.conftest import serve
+
+    url = postgres.new()
+    proxy = faults.TcpProxy(faults.postgres_target(url)).open()
+    node = make_node(database_url=faults.proxied_url(url, proxy), database_timeout_seconds=2, port=free_port())
+    live = serve(node)
+    direct = make_engine(url)
+    try:
+        stored = session_count(direct)
+        proxy.close()  # the port is closed and every open connection is cut, as when the server stops
+        assert_unavailable(write_attempt(live))
+        assert_unavailable_page(write_attempt(live, HTML))
+        assert probes(live) == (200, 503)
+        assert session_count(direct) == stored
+        proxy.open()  # the server is back on the same port
+        assert_recovered(live, direct, stored)
+    finally:
+        live.stop()
+        proxy.close()
+        direct.dispose()
+
+
+@postgres_only
+def test_x5_postgres_refusing_connections_answers_503_then_recovers(live_node, postgres):
+    live = live_node()
+    engine = live.node.engine
+    stored = session_count(engine)
+    database = engine.url.database
+    assert database
+    with faults.postgres_refusing_connections(postgres.admin, database):
+        assert_unavailable(write_attempt(live))
+        assert probes(live) == (200, 503)
+    assert_recovered(live, engine, stored)

@@ -1,0 +1,134 @@
+// An independent eddsa-rdfc-2022 implementation (Digital Bazaar's libraries) for tests/interop.
+//
+// Reads {"requests": [...]} as JSON on stdin and writes {"results": [...]} on stdout, one result per request:
+//   {"op": "canonize", "document": {...}}                          -> {"nquads": "..."}
+//   {"op": "sign", "document": {...}, "seed": "<hex>", "created": "...",
+//    "purpose": "assertionMethod" | "authentication", "challenge": "...", "domain": "..."}
+//                                                                   -> {"document": {...}}
+//   {"op": "verify", "document": {...}, "purpose": ..., "challenge": ..., "domain": ...}
+//                                                                   -> {"verified": bool, "error": "..."}
+// Any failure becomes {"error": "..."} for that request.
+//
+// The document loader serves ONLY the contexts bundled in schemas/contexts (read through its index.json,
+// including the test-only ones) and did:key documents built locally from the key; every other URL throws.
+import {readFileSync} from 'node:fs';
+import {dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+import * as vc from '@digitalbazaar/vc';
+import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
+import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
+import {cryptosuite as eddsaRdfc2022CryptoSuite} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import jsigs from 'jsonld-signatures';
+
+const {AssertionProofPurpose, AuthenticationProofPurpose} = jsigs.purposes;
+const here = dirname(fileURLToPath(import.meta.url));
+const contextDir = join(here, '..', '..', '..', 'schemas', 'contexts');
+const index = JSON.parse(readFileSync(join(contextDir, 'index.json'), 'utf8'));
+const contexts = new Map(Object.entries(index).map(
+  ([url, entry]) => [url, JSON.parse(readFileSync(join(contextDir, entry.file), 'utf8'))]));
+
+const DID_V1 = 'https://www.w3.org/ns/did/v1';
+const MULTIKEY_V1 = 'https://w3id.org/security/multikey/v1';
+
+function didKeyDocument(did) {
+  const multikey = did.slice('did:key:'.length);
+  if(!/^z6Mk[1-9A-HJ-NP-Za-km-z]{44}$/.test(multikey)) {
+    throw new Error(`not an Ed25519 did:key: ${did}`);
+  }
+  const method = {id: `${did}#${multikey}`, type: 'Multikey', controller: did, publicKeyMultibase: multikey};
+  return {
+    '@context': [DID_V1, MULTIKEY_V1], id: did, verificationMethod: [method],
+    assertionMethod: [method.id], authentication: [method.id],
+  };
+}
+
+async function documentLoader(url) {
+  if(contexts.has(url)) {
+    return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
+  }
+  if(url.startsWith('did:key:')) {
+    const [did, fragment] = url.split('#');
+    const document = didKeyDocument(did);
+    if(fragment === undefined) {
+      return {contextUrl: null, documentUrl: url, document};
+    }
+    const method = document.verificationMethod.find(m => m.id === url);
+    if(!method) {
+      throw new Error(`no verification method ${url}`);
+    }
+    return {contextUrl: null, documentUrl: url, document: {'@context': MULTIKEY_V1, ...method}};
+  }
+  throw new Error(`refusing to load ${url}: not bundled`);
+}
+
+function purposeFor({purpose = 'assertionMethod', challenge, domain}) {
+  return purpose === 'authentication' ?
+    new AuthenticationProofPurpose({challenge, domain}) : new AssertionProofPurpose();
+}
+
+function isPresentation(document) {
+  const types = [].concat(document.type || []);
+  return types.includes('VerifiablePresentation');
+}
+
+async function sign({document, seed, created, purpose, challenge, domain}) {
+  const keyPair = await Ed25519Multikey.generate({seed: Buffer.from(seed, 'hex')});
+  const did = `did:key:${keyPair.publicKeyMultibase}`;
+  keyPair.id = `${did}#${keyPair.publicKeyMultibase}`;
+  keyPair.controller = did;
+  const suite = new DataIntegrityProof({
+    signer: keyPair.signer(), cryptosuite: eddsaRdfc2022CryptoSuite,
+    date: created ? new Date(created) : undefined,
+  });
+  if(isPresentation(document)) {
+    return {document: await vc.signPresentation(
+      {presentation: document, suite, challenge, domain, documentLoader})};
+  }
+  if(purpose === 'authentication' || !document.type) {
+    return {document: await jsigs.sign(
+      document, {suite, purpose: purposeFor({purpose, challenge, domain}), documentLoader})};
+  }
+  return {document: await vc.issue({credential: document, suite, documentLoader})};
+}
+
+async function verify({document, purpose, challenge, domain, now}) {
+  const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
+  const options = {suite, documentLoader, now: now ? new Date(now) : undefined};
+  let result;
+  if(isPresentation(document)) {
+    result = await vc.verify({presentation: document, challenge, domain, ...options});
+  } else if(purpose === 'authentication' || !document.type) {
+    result = await jsigs.verify(document, {...options, purpose: purposeFor({purpose, challenge, domain})});
+  } else {
+    result = await vc.verifyCredential({credential: document, ...options});
+  }
+  const error = result.error ? String(result.error.errors?.[0]?.message ?? result.error.message ?? result.error) :
+    undefined;
+  return {verified: result.verified, error};
+}
+
+async function canonize({document}) {
+  return {nquads: await eddsaRdfc2022CryptoSuite.canonize(document, {documentLoader})};
+}
+
+const operations = {canonize, sign, verify};
+
+async function main() {
+  const chunks = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk);
+  }
+  const {requests} = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  const results = [];
+  for(const request of requests) {
+    try {
+      results.push(await operations[request.op](request));
+    } catch(e) {
+      results.push({error: String(e?.message ?? e)});
+    }
+  }
+  process.stdout.write(JSON.stringify({results}));
+}
+
+await main();
