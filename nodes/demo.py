@@ -1,0 +1,172 @@
+"""``./run demo``: initialise and serve the example nodes of ``nodes/examples/`` on loopback, with seeded data.
+
+Each node is initialised (secret, schema, keys) and its roster imported from ``nodes/examples/rosters/``; the
+first start creates an admin whose generated password is kept in ``<data_dir>/demo-admin-password`` (0600) so
+later starts print the same login. Every start prints a fresh claim link for one member who has not claimed
+their account yet. Data lives in ``.demo/``; Ctrl-C stops every server cleanly and the next start keeps the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+from sqlmodel import Session, col, select
+
+from nodes import keyring
+from nodes.admins import make_admin
+from nodes.app import create_app
+from nodes.context import NodeContext
+from nodes.invitations import issue_invitations
+from nodes.observability import configure_logging
+from nodes.roster.apply import import_roster
+from nodes.settings import ConfigError, load_settings
+from nodes.storage.db import make_engine, upgrade
+from nodes.storage.models import Member
+
+EXAMPLES = Path(__file__).parent / "examples"
+NODE_CONFIGS = ("ecole-exemple.toml", "acme.toml")
+console = Console()
+
+
+@dataclass
+class DemoNode:
+    """One started example node and what the demo prints about it."""
+
+    name: str
+    url: str
+    app: FastAPI
+    admin_email: str
+    admin_password: str
+    invitation: str | None
+    outbox: Path
+
+
+def prepare(config: Path, data_root: Path | None = None, port: int | None = None) -> DemoNode:
+    """Initialise one example node (idempotent), seed its roster and admin, and build its app.
+
+    ``data_root`` and ``port`` move the node elsewhere than its TOML says (the demo's own test uses them).
+    """
+    overrides: dict[str, object] = {}
+    if data_root is not None:
+        overrides["data_dir"] = str(data_root / config.stem)
+    if port is not None:
+        overrides["base_url"] = f"http://localhost:{port}"
+    settings = load_settings(config, **overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_secret()
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    keyring.ensure_keys(engine, settings.node_secret())
+    node = NodeContext(settings=settings, engine=engine, secret=settings.node_secret())
+    report = import_roster(node, (EXAMPLES / "rosters" / f"{config.stem}.csv").read_bytes(), actor="demo",
+                           source=f"rosters/{config.stem}.csv")
+    if not report.imported:
+        raise SystemExit(f"demo roster of {config.stem} was refused: {report.errors}")
+    admin_email, admin_password = _ensure_admin(node, config.stem)
+    invitation = _fresh_invitation(node)
+    engine.dispose()
+    return DemoNode(
+        name=settings.display_name, url=settings.base_url, app=create_app(settings),
+        admin_email=admin_email, admin_password=admin_password, invitation=invitation, outbox=settings.outbox_dir,
+    )
+
+
+def _ensure_admin(node: NodeContext, stem: str) -> tuple[str, str]:
+    email = f"admin@{stem}.example"
+    password_file = node.settings.data_dir / "demo-admin-password"
+    if not password_file.exists():
+        password = secrets.token_urlsafe(12)
+        make_admin(node, email, "Demo", "Admin", password=password, actor="demo")
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password)
+    return email, password_file.read_text().strip()
+
+
+def _fresh_invitation(node: NodeContext) -> str | None:
+    """A new claim link for the first member who has not claimed their account (earlier links expire)."""
+    with Session(node.engine) as db:
+        member = db.exec(
+            select(Member).where(col(Member.claimed_at).is_(None), col(Member.is_admin).is_(False))
+            .order_by(col(Member.id))
+        ).first()
+    if member is None or member.id is None:
+        return None
+    return issue_invitations(node, [member.id], actor="demo")[0][1]
+
+
+def _check_port_free(url: str) -> int:
+    port = urlsplit(url).port or 80
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"port {port} for {url} is already in use: is another demo running?") from None
+    return port
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the demo, which stops every server together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_all(nodes: list[DemoNode]) -> None:
+    servers = [
+        _Server(uvicorn.Config(n.app, host="127.0.0.1", port=_check_port_free(n.url), log_config=None,
+                               access_log=False, lifespan="off"))
+        for n in nodes
+    ]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def show(nodes: list[DemoNode]) -> None:
+    """Print each node plainly (no table): links must survive copy and paste from any terminal width."""
+    console.print("[bold]Passerelle demo[/bold]\n")
+    for n in nodes:
+        console.print(f"[bold]{n.name}[/bold]  {n.url}", soft_wrap=True)
+        console.print(f"  admin login        {n.admin_email} / {n.admin_password}", soft_wrap=True)
+        console.print(f"  member invitation  {n.invitation or '(every member has claimed an account)'}", soft_wrap=True)
+        console.print(f"  invitation e-mails {n.outbox}\n", soft_wrap=True)
+    console.print("Press Ctrl-C to stop. Data is kept in .demo/ for the next start.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="./run demo", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--data-root", type=Path, help="keep the nodes' data here instead of .demo/")
+    parser.add_argument("--ports", type=int, nargs=len(NODE_CONFIGS), metavar="PORT",
+                        help="serve the nodes on these ports instead of their configured ones")
+    args = parser.parse_args(argv)
+    configure_logging()
+    ports = args.ports or [None] * len(NODE_CONFIGS)
+    try:
+        nodes = [prepare(EXAMPLES / name, args.data_root, port) for name, port in zip(NODE_CONFIGS, ports, strict=True)]
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    show(nodes)
+    asyncio.run(serve_all(nodes))
+    console.print("demo stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""``./run demo``: the example nodes start with seeded data, stop cleanly on Ctrl-C and keep their data."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import free_port
+
+
+def _start(data_root, ports):
+    return subprocess.Popen(
+        [sys.executable, "-m", "nodes.demo", "--data-root", str(data_root), "--ports", *map(str, ports)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+
+
+def _read_banner(process) -> str:
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return "".join(lines)
+    process.kill()
+    raise AssertionError("the demo did not print its banner:\n" + "".join(lines))
+
+
+def _wait_healthy(url):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _stop(process) -> str:
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    return rest
+
+
+def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(tmp_path):
+    ports = [free_port(), free_port()]
+    first = _start(tmp_path, ports)
+    banner = _read_banner(first)
+    school, company = (f"http://localhost:{p}" for p in ports)
+    for url in (school, company):
+        assert url in banner
+        _wait_healthy(url)
+    admins = re.findall(r"admin login\s+(\S+) / (\S+)", banner)
+    invitations = re.findall(r"member invitation\s+(http://localhost:\d+/claim/\S+)", banner)
+    assert len(admins) == 2 and len(invitations) == 2
+    # The invitation link works and the admin can sign in with the printed password.
+    with httpx.Client(base_url=school, follow_redirects=False) as http:
+        assert http.get(invitations[0].removeprefix(school)).status_code == 200
+        page = http.get("/signin").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        signed = http.post("/signin", data={"email": admins[0][0], "password": admins[0][1], "csrf_token": csrf})
+        assert signed.status_code == 303
+    assert "demo stopped" in _stop(first)
+
+    second = _start(tmp_path, ports)
+    banner_again = _read_banner(second)
+    try:
+        assert re.findall(r"admin login\s+(\S+) / (\S+)", banner_again) == admins
+        _wait_healthy(school)
+    finally:
+        _stop(second)
