@@ -43,9 +43,9 @@ def to_quads(document: Mapping[str, Any], loader: JsonLdLoader) -> list[Quad]:
     loader.check_contexts(document)
     prepared = prepare(dict(document))
     with _PYLD_LOCK:
-        expanded = _pyld(lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(
-            prepared, loader.pyld_options()
-        ))
+        expanded = _pyld(
+            lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(prepared, loader.pyld_options())
+        )
         check_expanded(expanded)
         dataset = _pyld(lambda: jsonld.JsonLdProcessor().to_rdf(expanded, loader.pyld_options()))
     return _quads(dataset)
@@ -56,9 +56,9 @@ def expand(document: Mapping[str, Any], loader: JsonLdLoader) -> list[Any]:
     loader.check_contexts(document)
     prepared = prepare(dict(document))
     with _PYLD_LOCK:
-        expanded: list[Any] = _pyld(lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(
-            prepared, loader.pyld_options()
-        ))
+        expanded: list[Any] = _pyld(
+            lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(prepared, loader.pyld_options())
+        )
     check_expanded(expanded)
     return expanded
 

@@ -36,8 +36,8 @@ _LITERAL_ESCAPES = {c: _ECHAR.get(chr(c), f"\\u{c:04X}") for c in (*range(0x20),
 # IRIs with these characters are not valid IRIs; the JSON-LD layer refuses them. Escaping them as rdf-canonize
 # does keeps the serialization unambiguous should one ever reach this module.
 _IRI_ESCAPES = {c: f"\\u{c:04X}" for c in (*range(0x21), *map(ord, '<>"{}|^`\\'))}
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
-_HIGH_BMP = re.compile("[\uE000-\uFFFF]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_HIGH_BMP = re.compile("[\ue000-\uffff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +134,13 @@ def canonicalize_with_labels(
 def _sorted_lines(lines: Iterable[str], portable: bool) -> list[str]:
     """Code point order; optionally refuse if UTF-16 code unit order (rdf-canonize's) would differ."""
     ordered = sorted(lines)
-    if portable and any(_ASTRAL.search(line) for line in ordered) and any(map(_HIGH_BMP.search, ordered)):
-        if ordered != sorted(ordered, key=lambda line: line.encode("utf-16-be")):
-            raise CanonicalOrderError("statement order differs between RDFC-1.0 implementations (UTF-16 sort)")
+    if (
+        portable
+        and any(_ASTRAL.search(line) for line in ordered)
+        and any(map(_HIGH_BMP.search, ordered))
+        and ordered != sorted(ordered, key=lambda line: line.encode("utf-16-be"))
+    ):
+        raise CanonicalOrderError("statement order differs between RDFC-1.0 implementations (UTF-16 sort)")
     return ordered
 
 

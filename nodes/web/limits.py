@@ -33,19 +33,22 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, default_max: int, roster_max: int) -> None:
         self.app = app
         self.default_max = default_max
-        self.roster_max = roster_max + MULTIPART_ALLOWANCE
+        self.roster_max = roster_max
 
-    def limit_for(self, path: str) -> int:
-        return self.roster_max if path == ROSTER_PATH or path.startswith(ROSTER_PATH + "/") else self.default_max
+    def limit_for(self, path: str) -> tuple[int, int]:
+        """The byte cap of ``path``, and the configured figure to name in the refusal."""
+        if path == ROSTER_PATH or path.startswith(ROSTER_PATH + "/"):
+            return self.roster_max + MULTIPART_ALLOWANCE, self.roster_max
+        return self.default_max, self.default_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit, configured = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, configured)
             return
         received = 0
         exceeded = started = False
@@ -71,10 +74,10 @@ class BodyLimit:
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if exceeded and not started:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, configured)
 
-    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
-        detail = f"The request body is larger than this node accepts ({limit} bytes)."
+    async def _refuse(self, scope: Scope, send: Send, configured: int) -> None:
+        detail = f"The request body is larger than this node accepts ({configured} bytes)."
         response = error_response(Request(scope), 413, "too_large", detail, {"Connection": "close"})
         await response(scope, _no_body, send)
 

@@ -15,7 +15,7 @@ from pyld import jsonld
 from credentials.affiliation import ALUMNI_CONTEXT, Affiliation, Organisation, affiliation_credential
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.open_badges import OB_V3_CONTEXT, open_badge_credential
-from credentials.status import status_list_entry
+from credentials.status import Bitstring, status_list_credential, status_list_entry
 from schemas.loader import context_entry, load_context
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -54,6 +54,9 @@ def _examples():
                                               **kwargs),
         "badge-company": open_badge_credential(_company_affiliation(subject_id=HOLDER),
                                                achievement_id="https://acme.example/a/alumni", **kwargs),
+        "status-list": status_list_credential(list_id="https://ecole.example/status/revocation/1",
+                                              issuer=SCHOOL.id, purpose="revocation", bitstring=Bitstring.zeros(),
+                                              valid_from=NOW, ttl_ms=300_000),
     }
 
 
@@ -80,7 +83,8 @@ def loader():
     return JsonLdLoader()
 
 
-@pytest.mark.parametrize("name", ["school", "school-minimal", "company", "badge-school", "badge-company"])
+@pytest.mark.parametrize("name", ["school", "school-minimal", "company", "badge-school", "badge-company",
+                                  "status-list"])
 def test_example_credential_expands_under_bundled_contexts_without_dropping_a_term(loader, name):
     credential = _examples()[name]
     loader.check_contexts(credential)

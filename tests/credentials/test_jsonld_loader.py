@@ -152,3 +152,18 @@ def test_static_tag_makes_repeated_canonicalization_cheaper() -> None:
         return min(timings)
 
     assert best_of(cached) < best_of(uncached)
+
+
+def test_signing_and_verifying_never_reach_the_network_or_pyld_default_loader(outbound: list[Any]) -> None:
+    from credentials import did_key
+    from credentials.data_integrity import verify_proof
+    from tests.credentials.di_support import fixed_clock, sign
+
+    signed = sign(alumni_credential())
+    verify_proof(
+        signed,
+        loader=JsonLdLoader(test_mode=True),
+        resolve_key=did_key.resolve_verification_method,
+        clock=fixed_clock(),
+    )
+    assert outbound == []

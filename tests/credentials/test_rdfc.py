@@ -50,7 +50,13 @@ def test_w3c_rdfc10_suite(entry: dict[str, Any]) -> None:
 
 
 EXPECTED_ESCAPES = {
-    0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\",
+    0x08: "\\b",
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0C: "\\f",
+    0x0D: "\\r",
+    0x22: '\\"',
+    0x5C: "\\\\",
 }
 
 
@@ -151,7 +157,7 @@ def test_too_many_quads_are_refused() -> None:
 
 def test_order_that_differs_under_utf16_sorting_is_refused() -> None:
     # Code point order puts U+FF5E before U+1F600; rdf-canonize's UTF-16 order puts it after.
-    quads = [Quad(Term("iri", "urn:s"), Term("iri", "urn:p"), Term("literal", text)) for text in ("\U0001F600", "～")]
+    quads = [Quad(Term("iri", "urn:s"), Term("iri", "urn:p"), Term("literal", text)) for text in ("\U0001f600", "～")]
     with pytest.raises(CanonicalOrderError):
         canonicalize(quads)
     assert canonicalize(quads, portable_order=False).index("～") < canonicalize(quads, portable_order=False).index("😀")
@@ -168,6 +174,7 @@ _iris = st.sampled_from(["urn:a", "urn:b", "urn:c"])
 _nodes = st.one_of(_labels.map(lambda label: Term("blank", label)), _iris.map(lambda iri: Term("iri", iri)))
 _objects = st.one_of(_nodes, st.sampled_from(["x", "y", 'quote"', "back\\slash"]).map(lambda v: Term("literal", v)))
 
+
 def _mentions_a_blank_node_once(quad: Quad) -> bool:
     blanks = [t.value for t in (quad.subject, quad.object, quad.graph) if t is not None and t.kind == "blank"]
     return len(blanks) == len(set(blanks))
@@ -183,7 +190,9 @@ def _pyld_dataset(quads: list[Quad]) -> dict[str, list[dict[str, Any]]]:
     def term(t: Term) -> dict[str, Any]:
         if t.kind == "literal":
             return {"type": "literal", "value": t.value, "datatype": t.datatype}
-        return {"type": "IRI" if t.kind == "iri" else "blank node", "value": ("_:" if t.kind == "blank" else "") + t.value}
+        if t.kind == "iri":
+            return {"type": "IRI", "value": t.value}
+        return {"type": "blank node", "value": "_:" + t.value}
 
     dataset: dict[str, list[dict[str, Any]]] = {}
     for quad in dict.fromkeys(quads):

@@ -143,3 +143,11 @@ def tokens_for(live: Any, client: httpx.Client, platform: Platform, scope: str =
 def userinfo(live: Any, access_token: str) -> httpx.Response:
     with live.client() as http:
         return http.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def count(live: Any, table: Any) -> int:
+    """How many rows ``table`` holds on the node (to prove that nothing was stored)."""
+    from sqlmodel import Session, select
+
+    with Session(live.node.engine) as db:
+        return len(list(db.exec(select(table))))

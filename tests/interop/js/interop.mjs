@@ -125,7 +125,9 @@ async function main() {
     try {
       results.push(await operations[request.op](request));
     } catch(e) {
-      results.push({error: String(e?.message ?? e)});
+      // jsonld.js wraps loader errors; keep the cause so tests can see our loader refused.
+      const cause = e?.details?.cause?.message ?? e?.cause?.message;
+      results.push({error: String(e?.message ?? e) + (cause ? ` (cause: ${cause})` : '')});
     }
   }
   process.stdout.write(JSON.stringify({results}));

@@ -1,0 +1,363 @@
+"""The token endpoint: SECURITY O7, O9-O12, O16, O17, O22, B3 and X4, over real HTTP, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+
+import pytest
+from sqlmodel import Session, select
+
+from credentials import keys
+from credentials.jose import sign_jwt
+from nodes.storage.oidc_tables import OidcClient, OidcCode, OidcToken
+from tests.movable_clock import MovableClock
+from tests.nodes import oidc_flow as flow
+from tests.nodes.oidc_flow import Pkce
+
+
+@pytest.fixture
+def setup(live_node):
+    live = live_node()
+    member = flow.member_with_password(live)
+    platform = flow.register(live)
+    return live, member, platform, flow.browser(live, member.email)
+
+
+def assert_oauth_error(response, status, error):
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert response.headers["cache-control"] == "no-store"
+    assert "access_token" not in response.text
+
+
+def test_token_response_is_not_cached_and_carries_bearer_tokens(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    response = flow.redeem(live, platform, flow.code_for(browser, platform, pkce), pkce)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store" and response.headers["pragma"] == "no-cache"
+    body = response.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] > 0 and "refresh_token" not in body
+
+
+def test_oidcc_codereuse_revokes_first_tokens(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid email offline_access", ["email", "offline_access"])
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce, "openid email offline_access")
+    first = flow.redeem(live, platform, code, pkce).json()
+    assert flow.userinfo(live, first["access_token"]).status_code == 200
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
+    assert flow.userinfo(live, first["access_token"]).status_code == 401
+    refresh = flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert_oauth_error(refresh, 400, "invalid_grant")
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 200, "another grant is untouched"
+
+
+def test_oidcc_codereuse_30seconds(live_node):
+    clock = MovableClock()
+    live = live_node(clock=clock)
+    member = flow.member_with_password(live)
+    platform = flow.register(live)
+    browser = flow.browser(live, member.email)
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    first = flow.redeem(live, platform, code, pkce).json()
+    clock.advance(seconds=30)
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
+    assert flow.userinfo(live, first["access_token"]).status_code == 401
+
+
+def test_o9_expired_code_is_invalid_grant(live_node):
+    clock = MovableClock()
+    live = live_node(clock=clock)
+    member = flow.member_with_password(live)
+    platform = flow.register(live)
+    browser = flow.browser(live, member.email)
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    clock.advance(seconds=61)
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_o9_code_lives_at_most_sixty_seconds(setup):
+    live, _, platform, browser = setup
+    flow.code_for(browser, platform, Pkce())
+    with Session(live.node.engine) as db:
+        row = db.exec(select(OidcCode)).one()
+    assert (row.expires_at - row.created_at).total_seconds() <= 60
+
+
+@pytest.mark.parametrize("tamper", ["flip", "truncate", "empty", "huge"])
+def test_o9_tampered_code_is_invalid_grant(setup, tamper):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    bad = {"flip": code[:-1] + ("A" if code[-1] != "A" else "B"), "truncate": code[:20], "empty": "",
+           "huge": code * 100}[tamper]
+    response = flow.redeem(live, platform, bad, pkce)
+    assert response.status_code == 400 and response.json()["error"] in ("invalid_grant", "invalid_request")
+    assert flow.count(live, OidcToken) == 0
+    assert flow.redeem(live, platform, code, pkce).status_code == 200, "the genuine code is not spent"
+
+
+def test_o10_code_of_client_a_redeemed_by_client_b_is_invalid_and_spent(setup):
+    live, _, platform_a, browser = setup
+    platform_b = flow.register(live, name="Other", redirect_uris=[flow.REDIRECT])
+    pkce = Pkce()
+    code = flow.code_for(browser, platform_a, pkce)
+    assert_oauth_error(flow.redeem(live, platform_b, code, pkce), 400, "invalid_grant")
+    assert_oauth_error(flow.redeem(live, platform_a, code, pkce), 400, "invalid_grant")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_o11_token_request_redirect_uri_must_equal_the_authorization_one(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": flow.REDIRECT + "/other",
+            "code_verifier": pkce.verifier}
+    assert_oauth_error(flow.token_request(live, platform, data), 400, "invalid_grant")
+
+
+def test_o12a_challenge_sent_but_verifier_missing_is_invalid_request(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri}
+    assert_oauth_error(flow.token_request(live, platform, data), 400, "invalid_request")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_o12b_wrong_verifier_is_invalid_grant(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    assert_oauth_error(flow.redeem(live, platform, code, Pkce()), 400, "invalid_grant")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_o12c_verifier_without_challenge_cannot_happen_because_no_code_is_issued_without_one(setup):
+    live, _, platform, browser = setup
+    response = browser.get("/authorize", params=flow.auth_params(platform, None))
+    assert flow.query_of(response.headers["location"])["error"] == "invalid_request"
+    assert flow.count(live, OidcCode) == 0
+
+
+def test_valid_s256_verifier_succeeds_for_a_public_client(live_node):
+    live = live_node()
+    member = flow.member_with_password(live)
+    platform = flow.register(live, auth_method="none")
+    tokens = flow.tokens_for(live, flow.browser(live, member.email), platform)
+    assert tokens["access_token"]
+
+
+def test_o16_wrong_secret_is_401_invalid_client_with_www_authenticate(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    wrong = flow.Platform(platform.client_id, "wrong-" + (platform.secret or ""), platform.redirect_uri,
+                          platform.auth_method)
+    response = flow.redeem(live, wrong, code, pkce)
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["www-authenticate"].startswith("Basic")
+    assert flow.redeem(live, platform, code, pkce).status_code == 200, "a failed client auth does not spend the code"
+
+
+def test_o16_basic_and_post_both_sent_is_invalid_request(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri,
+            "code_verifier": pkce.verifier, "client_id": platform.client_id, "client_secret": platform.secret}
+    with live.client() as http:
+        response = http.post("/token", data=data, auth=(platform.client_id, platform.secret))
+    assert_oauth_error(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("method", ["post", "none"])
+def test_o16_method_other_than_registered_or_missing_is_invalid_client(setup, method):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    response = flow.redeem(live, platform, code, pkce, auth=method)
+    assert response.status_code in (400, 401) and response.json()["error"] == "invalid_client"
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_o16_w6_repeated_wrong_secrets_lock_the_client_out(setup):
+    live, _, platform, browser = setup
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    locked = flow.token_request(live, platform, data)
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+
+
+def test_o17_refresh_token_rotates_and_reuse_revokes_the_whole_family(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    first = refresh(live, platform, tokens["refresh_token"])
+    assert first.status_code == 200
+    rotated = first.json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    second = refresh(live, platform, rotated["refresh_token"]).json()
+    assert_oauth_error(refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
+    for access in (tokens["access_token"], rotated["access_token"], second["access_token"]):
+        assert flow.userinfo(live, access).status_code == 401
+    assert_oauth_error(refresh(live, platform, second["refresh_token"]), 400, "invalid_grant")
+
+
+def refresh(live, platform, token, **extra):
+    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token, **extra})
+
+
+def test_o17_refresh_token_of_client_a_used_by_client_b_is_invalid_grant(setup):
+    live, _, platform_a, browser = setup
+    platform_b = flow.register(live, name="Other")
+    tokens = flow.tokens_for(live, browser, platform_a, "openid offline_access", ["offline_access"])
+    assert_oauth_error(refresh(live, platform_b, tokens["refresh_token"]), 400, "invalid_grant")
+    assert refresh(live, platform_a, tokens["refresh_token"]).status_code == 200
+
+
+def test_o17_refresh_with_broader_scope_is_invalid_scope_and_keeps_the_token(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    assert_oauth_error(refresh(live, platform, tokens["refresh_token"], scope="openid email offline_access"), 400,
+                       "invalid_scope")
+    assert refresh(live, platform, tokens["refresh_token"]).status_code == 200
+
+
+def test_o17_refresh_after_consent_revoked_is_invalid_grant(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    page = browser.get("/me/platforms", headers=flow.HTML)
+    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": flow.csrf_of(page)})
+    assert_oauth_error(refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
+
+
+def test_no_refresh_token_without_consented_offline_access(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", [])
+    assert "refresh_token" not in tokens and "offline_access" not in tokens["scope"]
+
+
+def test_x4_concurrent_redemptions_of_one_code_give_one_winner_whose_tokens_are_then_revoked(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    results: list = []
+    barrier = threading.Barrier(4)
+
+    def redeem() -> None:
+        barrier.wait()
+        results.append(flow.redeem(live, platform, code, pkce))
+
+    threads = [threading.Thread(target=redeem) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r for r in results if r.status_code == 200]
+    assert len(winners) <= 1
+    assert all(r.json()["error"] == "invalid_grant" for r in results if r.status_code != 200)
+    for winner in winners:
+        time.sleep(0.05)
+        assert flow.userinfo(live, winner.json()["access_token"]).status_code == 401
+
+
+def test_b3_database_holds_only_hashes_of_secrets_codes_and_tokens(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce, "openid offline_access", ["offline_access"])
+    tokens = flow.redeem(live, platform, code, pkce).json()
+    with Session(live.node.engine) as db:
+        dump = json.dumps([row.model_dump(mode="json") for table in (OidcClient, OidcCode, OidcToken)
+                           for row in db.exec(select(table))])
+    for secret in (platform.secret, code, tokens["access_token"], tokens["refresh_token"]):
+        assert secret and secret not in dump
+
+
+# --- private_key_jwt, and JWTs that must be signed ----------------------------------------------------------------
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def jwt_client(live_node):
+    live = live_node()
+    member = flow.member_with_password(live)
+    key = keys.generate("ES256")
+    platform = flow.register(live, auth_method="private_key_jwt", jwks=[{**key.public_jwk(), "kid": key.kid}])
+    return live, platform, key, flow.browser(live, member.email)
+
+
+def assertion_claims(live, platform, **extra):
+    now = int(time.time())
+    return {"iss": platform.client_id, "sub": platform.client_id, "aud": live.url + "/token", "iat": now,
+            "exp": now + 60, "jti": secrets.token_hex(8), **extra}
+
+
+def redeem_with_assertion(live, platform, code, pkce, assertion):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri,
+            "code_verifier": pkce.verifier, "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    with live.client() as http:
+        return http.post("/token", data=data)
+
+
+def test_private_key_jwt_client_authenticates_with_a_signed_assertion(jwt_client):
+    live, platform, key, browser = jwt_client
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    response = redeem_with_assertion(live, platform, code, pkce, sign_jwt(key, assertion_claims(live, platform)))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("alg", ["none", "HS256"])
+def test_unsigned_or_hs256_client_assertion_is_invalid_client(jwt_client, alg):
+    live, platform, key, browser = jwt_client
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    header = b64({"alg": alg, "kid": key.kid})
+    payload = b64(assertion_claims(live, platform))
+    signature = "" if alg == "none" else hmac_with_public_key(key, f"{header}.{payload}")
+    response = redeem_with_assertion(live, platform, code, pkce, f"{header}.{payload}.{signature}")
+    assert_oauth_error(response, 401, "invalid_client")
+    assert flow.count(live, OidcToken) == 0
+
+
+def hmac_with_public_key(key, signing_input):
+    import hashlib
+    import hmac
+
+    mac = hmac.new(json.dumps(key.public_jwk()).encode(), signing_input.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("change", ["replayed", "wrong_aud", "expired", "other_key", "embedded_jwk"])
+def test_bad_client_assertions_are_invalid_client(jwt_client, change):
+    live, platform, key, browser = jwt_client
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    claims = assertion_claims(live, platform)
+    if change == "wrong_aud":
+        claims["aud"] = "https://other.example/token"
+    if change == "expired":
+        claims["exp"] = int(time.time()) - 3600
+    signer = keys.generate("ES256") if change in ("other_key", "embedded_jwk") else key
+    headers = {"jwk": signer.public_jwk()} if change == "embedded_jwk" else None
+    assertion = sign_jwt(signer, claims, headers=headers)
+    if change == "replayed":
+        pkce2 = Pkce()
+        code2 = flow.code_for(browser, platform, pkce2)
+        assert redeem_with_assertion(live, platform, code2, pkce2, assertion).status_code == 200
+    assert_oauth_error(redeem_with_assertion(live, platform, code, pkce, assertion), 401, "invalid_client")
