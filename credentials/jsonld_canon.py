@@ -6,13 +6,12 @@ Pipeline (each step refuses rather than guesses):
    differently.
 3. pyld expansion with our loader, ``base=None`` and an ``on_property_dropped`` hook that refuses undefined terms.
 4. :func:`credentials.jsonld_safety.check_expanded` - relative or malformed IRIs, ``@index``.
-5. pyld ``to_rdf`` (``rdfDirection="i18n-datatype"``, as the Digital Bazaar cryptosuite) -> quads.
+5. :func:`credentials.jsonld_rdf.to_quads` - expanded JSON-LD to RDF in linear time (pyld's is quadratic).
 6. :func:`credentials.rdfc.canonicalize` - RDFC-1.0 with correct escaping and a work budget.
 
-pyld's context caches are plain dictionaries and ``cachetools`` LRU caches shared between calls; steps 3 and 5 run
-under one lock so that two threads never mutate them at once. pyld is pure Python, so under the GIL the lock
-costs no parallelism; the canonicalization itself (step 6, where a poison graph would spend its time) runs
-outside it.
+pyld's context caches are dictionaries and ``cachetools`` LRU caches shared between calls; step 3 runs under one
+lock so that two threads never mutate them at once. pyld is pure Python, so under the GIL the lock costs no
+parallelism; the canonicalization (step 6, where a poison graph would spend its time) runs outside it.
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from typing import Any
 
 from pyld import jsonld
 
+from credentials import jsonld_rdf
 from credentials.errors import CredentialError, ParsingError, UnsafeJsonLdError
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.jsonld_safety import check_expanded, prepare
-from credentials.rdfc import RDF_LANGSTRING, Quad, Term, WorkBudget, canonicalize
+from credentials.rdfc import Quad, WorkBudget, canonicalize
 
 _PYLD_LOCK = threading.Lock()
 
@@ -37,28 +37,19 @@ def canonize(document: Mapping[str, Any], loader: JsonLdLoader, *, budget: WorkB
 
 
 def to_quads(document: Mapping[str, Any], loader: JsonLdLoader) -> list[Quad]:
-    """The RDF statements of a JSON-LD document, after the safety checks of steps 1-5."""
-    if not isinstance(document, Mapping):
-        raise ParsingError("a JSON-LD document must be a JSON object")
-    loader.check_contexts(document)
-    prepared = prepare(dict(document))
-    with _PYLD_LOCK:
-        expanded = _pyld(
-            lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(prepared, loader.pyld_options())
-        )
-        check_expanded(expanded)
-        dataset = _pyld(lambda: jsonld.JsonLdProcessor().to_rdf(expanded, loader.pyld_options()))
-    return _quads(dataset)
+    """The RDF statements of a JSON-LD document, after the safety checks of steps 1-4."""
+    return jsonld_rdf.to_quads(expand(document, loader))
 
 
 def expand(document: Mapping[str, Any], loader: JsonLdLoader) -> list[Any]:
     """Safely expanded JSON-LD (steps 1-4), for callers that read terms by IRI."""
+    if not isinstance(document, Mapping):
+        raise ParsingError("a JSON-LD document must be a JSON object")
     loader.check_contexts(document)
     prepared = prepare(dict(document))
+    processor = jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped)
     with _PYLD_LOCK:
-        expanded: list[Any] = _pyld(
-            lambda: jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped).expand(prepared, loader.pyld_options())
-        )
+        expanded: list[Any] = _pyld(lambda: processor.expand(prepared, loader.pyld_options()))
     check_expanded(expanded)
     return expanded
 
@@ -96,26 +87,3 @@ def _our_error(exc: BaseException) -> CredentialError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-def _quads(dataset: Mapping[str, list[dict[str, Any]]]) -> list[Quad]:
-    quads = []
-    for graph_name, triples in dataset.items():
-        graph = None if graph_name == "@default" else _term({"type": _kind_of(graph_name), "value": graph_name})
-        for triple in triples:
-            quads.append(Quad(_term(triple["subject"]), _term(triple["predicate"]), _term(triple["object"]), graph))
-    return quads
-
-
-def _kind_of(name: str) -> str:
-    return "blank node" if name.startswith("_:") else "IRI"
-
-
-def _term(node: Mapping[str, Any]) -> Term:
-    if node["type"] == "IRI":
-        return Term("iri", node["value"])
-    if node["type"] == "blank node":
-        return Term("blank", node["value"][2:])
-    datatype = node["datatype"]
-    language = node.get("language", "") if datatype == RDF_LANGSTRING else ""
-    return Term("literal", node["value"], datatype, language)

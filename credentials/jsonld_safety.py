@@ -27,6 +27,7 @@ from typing import Any
 from credentials.errors import UnsafeJsonLdError
 
 MAX_DEPTH = 100
+MAX_VALUES = 50_000
 _MAX_SAFE_INTEGER = 2**53 - 1
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>\"{}|^`\\]*")
 _BLANK = re.compile(r"_:\S+")
@@ -35,18 +36,30 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NODE_KEYWORDS = {"@id", "@type", "@graph", "@included", "@reverse"}
 
 
-def prepare(document: Any, depth: int = 0) -> Any:
-    """A checked copy of compact JSON-LD input (``@context`` values are copied as they are)."""
+def prepare(document: Any, *, max_values: int = MAX_VALUES) -> Any:
+    """A checked copy of compact JSON-LD input (``@context`` values are copied as they are).
+
+    More than ``max_values`` JSON values, or nesting deeper than :data:`MAX_DEPTH`, is refused before pyld
+    spends time on it: no credential is that large, and canonicalization would refuse its quads anyway.
+    """
+    budget = [max_values]
+    return _prepare(document, 0, budget)
+
+
+def _prepare(document: Any, depth: int, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise UnsafeJsonLdError("document has too many values")
     if depth > MAX_DEPTH:
         raise UnsafeJsonLdError(f"document nests deeper than {MAX_DEPTH} levels")
     if isinstance(document, dict):
         _check_object(document)
         return {
-            _checked_string(key): value if key == "@context" else prepare(value, depth + 1)
+            _checked_string(key): value if key == "@context" else _prepare(value, depth + 1, budget)
             for key, value in document.items()
         }
     if isinstance(document, list):
-        return [prepare(item, depth + 1) for item in document]
+        return [_prepare(item, depth + 1, budget) for item in document]
     if isinstance(document, str):
         return _checked_string(document)
     if isinstance(document, float):
@@ -113,7 +126,9 @@ def _check_value(value: Mapping[str, Any]) -> None:
         _check_iri(datatype, "a value's @type")
     language = value.get("@language")
     if language is not None and not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
-        raise UnsafeJsonLdError(f"invalid language tag {language!r}")
+        raise UnsafeJsonLdError(f"invalid language tag {_shorten(language)!r}")
+    if value.get("@direction", "ltr") not in ("ltr", "rtl"):
+        raise UnsafeJsonLdError("@direction must be 'ltr' or 'rtl'")
 
 
 def _node_children(node: Mapping[str, Any]) -> list[Any]:

@@ -1,11 +1,10 @@
 """RDF Dataset Canonicalization RDFC-1.0 (https://www.w3.org/TR/rdf-canon/), with a work budget.
 
 Why not ``pyld.jsonld.normalize(..., algorithm="URDNA2015")``? pyld's URDNA2015 has the right labelling
-algorithm but (1) its N-Quads serializer escapes only ``\\t \\n \\r " \\\\``, whereas canonical N-Quads (RDFC-1.0
-§4.3, RDF 1.2 N-Quads §canonical-quads) escape ``\\b`` and ``\\f`` as ECHAR and the other characters in
-U+0000–U+001F and U+007F as ``\\u00XX``; the serializer is used inside the blank-node hashes too, so fixing the
-output text afterwards is not enough; and (2) it has no work limit, so a small "poison" graph runs for hours
-(RDFC-1.0 §8.1 asks implementations to abort by default). This module is therefore a small, direct
+algorithm but (1) its N-Quads serializer does not escape ``\\b``, ``\\f`` and the other control characters as
+canonical N-Quads require (see :mod:`credentials.nquads`); the serializer is used inside the blank-node hashes
+too, so fixing the output text afterwards is not enough; and (2) it has no work limit, so a small "poison" graph
+runs for hours (RDFC-1.0 §8.1 asks implementations to abort by default). This module is therefore a small, direct
 implementation of the spec over quads that pyld's ``to_rdf`` produces. It is tested against the W3C RDFC-1.0
 test suite (``tests/vectors/rdf-canon``), against pyld's URDNA2015 on graphs without control characters, and
 against Digital Bazaar's rdf-canonize (``tests/interop``).
@@ -22,42 +21,25 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from credentials.errors import CanonicalizationLimitError, CanonicalOrderError
+from credentials.nquads import RDF_LANGSTRING, XSD_STRING, Quad, Term, escape_literal, serialize_quad
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+__all__ = [
+    "RDF_LANGSTRING",
+    "XSD_STRING",
+    "Quad",
+    "Term",
+    "WorkBudget",
+    "canonicalize",
+    "canonicalize_with_labels",
+    "escape_literal",
+]
 
-_ECHAR = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
-_LITERAL_ESCAPES = {c: _ECHAR.get(chr(c), f"\\u{c:04X}") for c in (*range(0x20), 0x22, 0x5C, 0x7F)}
-# IRIs with these characters are not valid IRIs; the JSON-LD layer refuses them. Escaping them as rdf-canonize
-# does keeps the serialization unambiguous should one ever reach this module.
-_IRI_ESCAPES = {c: f"\\u{c:04X}" for c in (*range(0x21), *map(ord, '<>"{}|^`\\'))}
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _HIGH_BMP = re.compile("[\ue000-\uffff]")
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """An RDF term. Blank node ``value``s are labels without the ``_:`` prefix."""
-
-    kind: Literal["iri", "blank", "literal"]
-    value: str
-    datatype: str = XSD_STRING
-    language: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Quad:
-    """A quad; ``graph`` is ``None`` for the default graph."""
-
-    subject: Term
-    predicate: Term
-    object: Term
-    graph: Term | None = None
 
 
 @dataclass(frozen=True)
@@ -75,34 +57,6 @@ class WorkBudget:
     def with_timeout(cls, seconds: float, cancel: threading.Event | None = None) -> WorkBudget:
         """A default budget that also stops ``seconds`` from now (monotonic clock)."""
         return cls(deadline=time.monotonic() + seconds, cancel=cancel)
-
-
-def escape_literal(value: str) -> str:
-    """Escape a literal's lexical form for canonical N-Quads."""
-    return value.translate(_LITERAL_ESCAPES)
-
-
-def serialize_term(term: Term, label: Callable[[str], str] | None = None) -> str:
-    """Canonical N-Quads form of one term; ``label`` renames blank nodes (the value is used otherwise)."""
-    if term.kind == "iri":
-        return f"<{term.value.translate(_IRI_ESCAPES)}>"
-    if term.kind == "blank":
-        return "_:" + (label(term.value) if label else term.value)
-    text = f'"{escape_literal(term.value)}"'
-    if term.datatype == RDF_LANGSTRING:
-        return text + "@" + term.language
-    if term.datatype != XSD_STRING:
-        return text + f"^^<{term.datatype.translate(_IRI_ESCAPES)}>"
-    return text
-
-
-def serialize_quad(quad: Quad, label: Callable[[str], str] | None = None) -> str:
-    """One canonical N-Quads line, newline included."""
-    parts = [serialize_term(quad.subject, label), serialize_term(quad.predicate, label)]
-    parts.append(serialize_term(quad.object, label))
-    if quad.graph is not None:
-        parts.append(serialize_term(quad.graph, label))
-    return " ".join(parts) + " .\n"
 
 
 def canonicalize(

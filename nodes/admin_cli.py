@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,8 +44,13 @@ def _node() -> NodeContext:
         raise typer.Exit(2) from None
 
 
+def _say(text: str, to: Console = console) -> None:
+    """Print ``text`` as it is: roster cells in it are never read as rich markup."""
+    to.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -65,16 +71,16 @@ def _import_with_progress(node: NodeContext, data: bytes, source: str, skip_inva
 
 def _print_report(report: ImportReport) -> None:
     for error in report.errors[:ERRORS_SHOWN]:
-        err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        _say(str(error), err)
     if len(report.errors) > ERRORS_SHOWN:
-        err.print(f"… and {len(report.errors) - ERRORS_SHOWN} more problems", highlight=False, soft_wrap=True)
+        _say(f"… and {len(report.errors) - ERRORS_SHOWN} more problems", err)
     if report.ignored_columns:
-        console.print(f"ignored columns: {', '.join(report.ignored_columns)}", markup=False, highlight=False, soft_wrap=True)
+        _say(f"ignored columns: {', '.join(report.ignored_columns)}")
     if report.imported:
-        console.print(
+        _say(
             f"imported {report.rows} rows in {report.seconds:.1f} s: {report.created} created, {report.updated} "
             f"updated, {report.unchanged} unchanged, {report.skipped} skipped; {report.members_created} new "
-            f"members, {report.members_updated} members corrected", highlight=False, soft_wrap=True,
+            f"members, {report.members_updated} members corrected"
         )
 
 
@@ -87,13 +93,15 @@ def _invite(node: NodeContext, member_ids: list[int]) -> None:
         raise _fail(f"{len(exc.delivered)} invitations sent, {len(exc.failed)} could not be sent ({exc}); "
                     "send them again from the members page") from None
     where = "by e-mail" if node.settings.smtp.host else f"to the outbox {node.settings.outbox_dir}"
-    console.print(f"{len(issued)} invitations sent {where}", highlight=False, soft_wrap=True)
+    _say(f"{len(issued)} invitations sent {where}")
 
 
 @roster_app.command("import")
 def roster_import(
     file: Annotated[Path, typer.Argument(help="Roster CSV (UTF-8).")],
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid rows, skip the others.")] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows, skip the others.")
+    ] = False,
     no_invite: Annotated[bool, typer.Option("--no-invite", help="Do not invite the new members.")] = False,
 ) -> None:
     """Import (or re-import) the roster: members and affiliations are created or updated, never duplicated."""
@@ -118,7 +126,7 @@ def roster_export(file: Annotated[Path, typer.Argument(help="CSV file to write."
     from nodes.roster.export import export_roster
 
     count = export_roster(_node(), file)
-    console.print(f"wrote {count} rows to {file}", highlight=False, soft_wrap=True)
+    _say(f"wrote {count} rows to {file}")
 
 
 @admin_app.command("create")
@@ -144,4 +152,4 @@ def admin_create(
         raise _fail(str(exc), 2) from None
     done = {"admin.create": "created administrator", "admin.promote": "promoted to administrator",
             "admin.password": "new password for administrator", "none": "already an administrator:"}
-    console.print(f"{done[result.action]} {email.strip()} ({result.public_id})", markup=False, highlight=False, soft_wrap=True)
+    _say(f"{done[result.action]} {email.strip()} ({result.public_id})")

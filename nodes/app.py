@@ -69,6 +69,9 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(logout_routes.router)
     app.include_router(platform_routes.router)
     app.include_router(admin_clients.router)
+    from nodes.web import admin
+
+    app.include_router(admin.router)
 
 
 def _install_middleware(app: FastAPI) -> None:

@@ -4,6 +4,8 @@ Each node is initialised (secret, schema, keys) and its roster imported from ``n
 first start creates an admin whose generated password is kept in ``<data_dir>/demo-admin-password`` (0600) so
 later starts print the same login. Every start prints a fresh claim link for one member who has not claimed
 their account yet. Data lives in ``.demo/``; Ctrl-C stops every server cleanly and the next start keeps the data.
+Alumni Hub, the demo platform (:mod:`nodes.examples.platform`), is registered as an OpenID Connect client of both
+nodes and served beside them on port 8400.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -30,10 +33,12 @@ from nodes import keyring
 from nodes.admins import make_admin
 from nodes.app import create_app
 from nodes.context import NodeContext
+from nodes.examples.platform.config import PlatformConfig, PlatformConfigError
+from nodes.examples.platform.demo_setup import prepare_platform
 from nodes.invitations import issue_invitations
 from nodes.observability import configure_logging
 from nodes.roster.apply import import_roster
-from nodes.settings import ConfigError, load_settings
+from nodes.settings import ConfigError, NodeSettings, load_settings
 from nodes.storage.db import make_engine, upgrade
 from nodes.storage.models import Member
 
@@ -53,6 +58,7 @@ class DemoNode:
     admin_password: str
     invitation: str | None
     outbox: Path
+    settings: NodeSettings
 
 
 def prepare(config: Path, data_root: Path | None = None, port: int | None = None) -> DemoNode:
@@ -82,6 +88,7 @@ def prepare(config: Path, data_root: Path | None = None, port: int | None = None
     return DemoNode(
         name=settings.display_name, url=settings.base_url, app=create_app(settings),
         admin_email=admin_email, admin_password=admin_password, invitation=invitation, outbox=settings.outbox_dir,
+        settings=settings,
     )
 
 
@@ -127,11 +134,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_all(nodes: list[DemoNode]) -> None:
+async def serve_all(apps: list[tuple[Any, str]]) -> None:
+    """Serve each ``(ASGI app, base URL)`` until Ctrl-C."""
     servers = [
-        _Server(uvicorn.Config(n.app, host="127.0.0.1", port=_check_port_free(n.url), log_config=None,
+        _Server(uvicorn.Config(app, host="127.0.0.1", port=_check_port_free(url), log_config=None,
                                access_log=False, lifespan="off"))
-        for n in nodes
+        for app, url in apps
     ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,9 +147,12 @@ async def serve_all(nodes: list[DemoNode]) -> None:
     await asyncio.gather(*(s.serve() for s in servers))
 
 
-def show(nodes: list[DemoNode]) -> None:
-    """Print each node plainly (no table): links must survive copy and paste from any terminal width."""
+def show(nodes: list[DemoNode], platform: PlatformConfig) -> None:
+    """Print the platform, then each node, plainly (no table): links must survive copy and paste."""
     console.print("[bold]Passerelle demo[/bold]\n")
+    console.print(f"[bold]{platform.display_name}[/bold] (demo platform)  {platform.base_url}", soft_wrap=True)
+    console.print(f"  sign in with       {', '.join(n.name for n in platform.networks if n.registered)}\n",
+                  soft_wrap=True)
     for n in nodes:
         console.print(f"[bold]{n.name}[/bold]  {n.url}", soft_wrap=True)
         console.print(f"  admin login        {n.admin_email} / {n.admin_password}", soft_wrap=True)
@@ -153,18 +164,21 @@ def show(nodes: list[DemoNode]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="./run demo", description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--data-root", type=Path, help="keep the nodes' data here instead of .demo/")
-    parser.add_argument("--ports", type=int, nargs=len(NODE_CONFIGS), metavar="PORT",
-                        help="serve the nodes on these ports instead of their configured ones")
+    parser.add_argument("--ports", type=int, nargs=len(NODE_CONFIGS) + 1, metavar="PORT",
+                        help="serve the nodes, then the platform, on these ports instead of their configured ones")
     args = parser.parse_args(argv)
     configure_logging()
-    ports = args.ports or [None] * len(NODE_CONFIGS)
+    ports = args.ports or [None] * (len(NODE_CONFIGS) + 1)
     try:
-        nodes = [prepare(EXAMPLES / name, args.data_root, port) for name, port in zip(NODE_CONFIGS, ports, strict=True)]
-    except ConfigError as exc:
+        nodes = [prepare(EXAMPLES / name, args.data_root, port)
+                 for name, port in zip(NODE_CONFIGS, ports[:-1], strict=True)]
+        by_key = {Path(name).stem: node.settings for name, node in zip(NODE_CONFIGS, nodes, strict=True)}
+        platform, platform_app = prepare_platform(by_key, args.data_root, ports[-1])
+    except (ConfigError, PlatformConfigError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
-    show(nodes)
-    asyncio.run(serve_all(nodes))
+    show(nodes, platform)
+    asyncio.run(serve_all([(platform_app, platform.base_url), *((n.app, n.url) for n in nodes)]))
     console.print("demo stopped")
 
 

@@ -22,6 +22,7 @@ from credentials.errors import (
     InvalidDomainError,
     MalformedProofError,
     MismatchedProofPurposeError,
+    ParsingError,
     ProofGenerationError,
     ProofVerificationError,
 )
@@ -66,8 +67,12 @@ def create_proof(
     """
     if "proof" in document:
         raise ProofGenerationError("document already has a proof; proof sets are not supported")
+    if "@context" not in document:
+        raise ProofGenerationError("document has no @context")
     if not verification_method or not proof_purpose:
         raise ProofGenerationError("verificationMethod and proofPurpose are required")
+    if key.algorithm != suite.REQUIRED_ALGORITHM:
+        raise ProofGenerationError(f"{suite.NAME} signs with Ed25519 keys only")
     options: dict[str, Any] = {"type": PROOF_TYPE, "cryptosuite": suite.NAME}
     try:
         options["created"] = format_timestamp(clock())
@@ -106,6 +111,8 @@ def verify_proof(
     """
     proof = _proof_of(document)
     now = clock()
+    if now.tzinfo is None:
+        raise TypeError("the clock must return a timezone-aware datetime")
     created = _check_times(proof, now, max_clock_skew)
     _check_purpose(proof, expected_purpose)
     _check_binding(proof, expected_purpose, challenge, domain)
@@ -129,6 +136,8 @@ def _proof_of(document: Mapping[str, Any]) -> Mapping[str, Any]:
         raise MalformedProofError("proof sets are not supported; expected a single proof object")
     if not isinstance(proof, Mapping):
         raise MalformedProofError("document has no proof object")
+    if "@context" not in document:
+        raise ParsingError("document has no @context")
     for name in ("type", "verificationMethod", "proofPurpose", "proofValue"):
         if not isinstance(proof.get(name), str) or not proof[name]:
             raise MalformedProofError(f"proof.{name} is missing or not a string")

@@ -133,15 +133,17 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         code: AuthorizationCode = self.request.authorization_code
         client: Client = self.request.client
         store, now = self.server.store, self.server.now()
-        assert code.id is not None
-        if not store.consume_code(code.id, now):
-            store.revoke_code_tokens(code.id, now)
-            raise InvalidGrantError("Invalid 'code' in request.")
+        code_id = code.id
+        assert code_id is not None
         self.server.check_grant_still_allowed(code.member_id, client.client_id)
-        token = self.server.issue_tokens(
-            client, code.member_id, code.scope, code.claims, code.auth_time, family=secrets.token_hex(16),
-            code_id=code.id, nonce=code.nonce,
-        )
+        try:
+            token = self.server.issue_tokens(
+                client, code.member_id, code.scope, code.claims, code.auth_time, family=secrets.token_hex(16),
+                commit=lambda record: store.redeem_code(code_id, record, now), code_id=code_id, nonce=code.nonce,
+            )
+        except InvalidGrantError:
+            store.revoke_code_tokens(code_id, now)  # lost a race with another use of the code: a replay
+            raise
         return 200, token, self.server.token_headers()
 
 
@@ -172,15 +174,20 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         old: TokenRecord = self.request.refresh_token.record
         client: Client = self.request.client
         store, now = self.server.store, self.server.now()
-        assert old.id is not None
-        if not store.rotate_refresh(old.id, now):
-            store.revoke_family(old.family, now, "refresh_token_reused")
-            raise InvalidGrantError()
+        old_id = old.id
+        assert old_id is not None
         self.server.check_grant_still_allowed(old.member_id, client.client_id)
         scope = " ".join(scope_list(self.request.payload.scope)) or old.scope
         if OFFLINE_ACCESS not in scope_list(scope):
             scope = f"{scope} {OFFLINE_ACCESS}"  # the family lives on: the grant did include offline access
-        token = self.server.issue_tokens(client, old.member_id, scope, old.claims, old.auth_time, family=old.family)
+        try:
+            token = self.server.issue_tokens(
+                client, old.member_id, scope, old.claims, old.auth_time, family=old.family,
+                commit=lambda record: store.rotate_refresh(old_id, record, now),
+            )
+        except InvalidGrantError:
+            store.revoke_family(old.family, now, "refresh_token_reused")  # lost a race: a reuse
+            raise
         return 200, token, self.server.token_headers()
 
 

@@ -151,24 +151,26 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
 
     def issue_tokens(
         self, client: Client, member_id: int, scope: str, claims: dict[str, list[str]], auth_time: datetime, *,
-        family: str, code_id: int | None = None, nonce: str | None = None,
+        family: str, commit: Callable[[TokenRecord], bool], code_id: int | None = None, nonce: str | None = None,
     ) -> dict[str, Any]:
-        """Make, store (hashed) and return an access token, a refresh token with ``offline_access``, an ID token."""
+        """Make an access token, a refresh token with ``offline_access`` and an ID token; ``commit`` stores the
+        hashes atomically with the use of the code or refresh token they come from. Raises ``invalid_grant`` when
+        ``commit`` finds that credential already used."""
         refresh = OFFLINE_ACCESS in scope_list(scope) and client.allow_refresh
         token: dict[str, Any] = self.generate_token(
             "authorization_code", client, scope=scope, include_refresh_token=refresh
         )
         now = self.now()
-        self.store.save_tokens(
-            TokenRecord(
-                family=family, client_id=client.client_id, member_id=member_id,
-                access_hash=secret_hash(token["access_token"]), scope=scope, claims=claims, auth_time=auth_time,
-                issued_at=now, access_expires_at=now + timedelta(seconds=self.config.access_ttl),
-                refresh_hash=secret_hash(token["refresh_token"]) if refresh else None,
-                refresh_expires_at=now + timedelta(seconds=self.config.refresh_ttl) if refresh else None,
-                code_id=code_id,
-            )
+        record = TokenRecord(
+            family=family, client_id=client.client_id, member_id=member_id,
+            access_hash=secret_hash(token["access_token"]), scope=scope, claims=claims, auth_time=auth_time,
+            issued_at=now, access_expires_at=now + timedelta(seconds=self.config.access_ttl),
+            refresh_hash=secret_hash(token["refresh_token"]) if refresh else None,
+            refresh_expires_at=now + timedelta(seconds=self.config.refresh_ttl) if refresh else None,
+            code_id=code_id,
         )
+        if not commit(record):
+            raise InvalidGrantError("The grant was already used.")
         if "openid" in scope_list(scope):
             token["id_token"] = self.make_id_token(client, member_id, claims, auth_time, nonce, token["access_token"])
         return token

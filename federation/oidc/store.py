@@ -29,14 +29,19 @@ class ProviderStore(Protocol):
     def consume_code(self, code_id: int, now: datetime) -> bool:
         """*Atomic*: mark the code used if it was not; ``False`` when another request used it first."""
 
-    def save_tokens(self, record: TokenRecord) -> None:
-        """Store a new issuance (hashes only)."""
+    def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
+        """*Atomic*, one transaction: mark the code used if it was not **and** store the issuance made from it.
+
+        ``False`` (and nothing stored) when another request used the code first. Storing both at once means that
+        whoever finds the code used also finds the tokens of its first use, to revoke them.
+        """
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
         """The issuance whose ``access_token`` or ``refresh_token`` (``kind``) has this hash."""
 
-    def rotate_refresh(self, token_id: int, now: datetime) -> bool:
-        """*Atomic*: mark the refresh token of issuance ``token_id`` used if it was not (and not revoked)."""
+    def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
+        """*Atomic*, one transaction: mark the refresh token of issuance ``token_id`` used if it was not (and not
+        revoked) **and** store its successor ``record``; ``False`` (nothing stored) when it was used already."""
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         """Revoke every issuance of ``family``; returns how many were still live."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -61,7 +61,21 @@ def authorize_resume(request: Request, interaction: str = "") -> Response:
     parked = interactions.load(node, interaction)
     if parked is None:
         return error_page(request, "interaction_expired", "This sign-in request has expired.")
-    return run(request, _parked_request(request, parked), parked)
+    return _without_form_redirect(request, run(request, _parked_request(request, parked), parked))
+
+
+def _without_form_redirect(request: Request, response: Response) -> Response:
+    """Turn a redirect to the platform into a page that continues there.
+
+    The member reaches ``/authorize/resume`` by submitting the sign-in form, and browsers apply that page's CSP
+    ``form-action 'self'`` to every redirect that follows a form submission: a 302 from here to the platform
+    would be blocked. A page that continues by itself (``<meta http-equiv="refresh">``, plus a link) is a new
+    navigation, outside the form's redirect chain, so the sign-in page keeps its strict policy.
+    """
+    location = response.headers.get("location", "")
+    if response.status_code not in (302, 303) or not urlsplit(location).scheme:
+        return response
+    return render(request, "oidc/continue.html", {"location": location}, headers=NO_STORE)
 
 
 def _parked_request(request: Request, parked: Interaction) -> HttpRequest:
@@ -124,7 +138,25 @@ def _consent_page(request: Request, authorization: Authorization, parked: Intera
         "ticked": default_choices(items),
         "interaction": parked.id,
     }
-    return render(request, "oidc/consent.html", context, headers=NO_STORE)
+    policy = consent_page_policy(authorization.redirect_uri, client.logo_uri)
+    return render(request, "oidc/consent.html", context, headers={**NO_STORE, "Content-Security-Policy": policy})
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def consent_page_policy(redirect_uri: str, logo_uri: str | None) -> str:
+    """The node's CSP, widened for this page only: the form may lead to the platform's redirect URI (browsers
+    check ``form-action`` on the redirect that answers the form), and the platform's logo may load."""
+    from nodes.app import SECURITY_HEADERS
+
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    policy = policy.replace("form-action 'self'", f"form-action 'self' {_origin(redirect_uri)}")
+    if logo_uri:
+        policy = policy.replace("img-src 'self'", f"img-src 'self' {_origin(logo_uri)}")
+    return policy
 
 
 @router.post("/authorize/consent", dependencies=[CsrfChecked])

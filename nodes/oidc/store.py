@@ -52,6 +52,15 @@ def _record(row: OidcToken) -> TokenRecord:
     )
 
 
+def _row(token: TokenRecord) -> OidcToken:
+    return OidcToken(
+        family=token.family, code_id=token.code_id, client_id=token.client_id, member_id=token.member_id,
+        access_hash=token.access_hash, refresh_hash=token.refresh_hash, scope=token.scope, claims=token.claims,
+        auth_time=token.auth_time, issued_at=token.issued_at, access_expires_at=token.access_expires_at,
+        refresh_expires_at=token.refresh_expires_at,
+    )
+
+
 def member_claims_of(member: Member, affiliations: list[Affiliation], organisation: str) -> MemberClaims:
     """A member's releasable claims; affiliations as plain JSON (no row ids, no roster keys)."""
     return MemberClaims(
@@ -115,22 +124,18 @@ class SqlProviderStore:
             )
             return bool(result.rowcount == 1)
 
-    def save_tokens(self, token: TokenRecord) -> None:
+    def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
         with transaction(self.engine) as db:
-            db.add(OidcToken(
-                family=token.family, code_id=token.code_id, client_id=token.client_id, member_id=token.member_id,
-                access_hash=token.access_hash, refresh_hash=token.refresh_hash, scope=token.scope,
-                claims=token.claims, auth_time=token.auth_time, issued_at=token.issued_at,
-                access_expires_at=token.access_expires_at, refresh_expires_at=token.refresh_expires_at,
-            ))
+            result = db.exec(  # type: ignore[call-overload]
+                update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
+                .values(used_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            db.add(_row(record))
+            return True
 
-    def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
-        column = OidcToken.refresh_hash if kind == "refresh_token" else OidcToken.access_hash
-        with Session(self.engine) as db:
-            row = db.exec(select(OidcToken).where(column == token_hash)).first()
-        return _record(row) if row is not None else None
-
-    def rotate_refresh(self, token_id: int, now: datetime) -> bool:
+    def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
         with transaction(self.engine) as db:
             result = db.exec(  # type: ignore[call-overload]
                 update(OidcToken)
@@ -138,7 +143,16 @@ class SqlProviderStore:
                        col(OidcToken.revoked_at).is_(None))
                 .values(refresh_used_at=now)
             )
-            return bool(result.rowcount == 1)
+            if result.rowcount != 1:
+                return False
+            db.add(_row(record))
+            return True
+
+    def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
+        column = OidcToken.refresh_hash if kind == "refresh_token" else OidcToken.access_hash
+        with Session(self.engine) as db:
+            row = db.exec(select(OidcToken).where(column == token_hash)).first()
+        return _record(row) if row is not None else None
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         return self._revoke(col(OidcToken.family) == family, now, reason)
@@ -204,10 +218,11 @@ class SqlProviderStore:
             dialect = db.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             table = OidcAssertionJti.__table__  # type: ignore[attr-defined]
-            result = db.exec(  # type: ignore[call-overload]
-                insert(table).values(key=key, expires_at=expires_at).on_conflict_do_nothing(index_elements=["key"])
-            )
-            return bool(result.rowcount == 0)
+            inserted = db.exec(  # type: ignore[call-overload]
+                insert(table).values(key=key, expires_at=expires_at)
+                .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+            ).first()
+            return inserted is None  # RETURNING yields no row when the key was already there
 
     def client_auth_locked(self, client_id: str, now: datetime) -> bool:
         return throttle.retry_after(self.node, [client_throttle_key(client_id)]) is not None

@@ -41,15 +41,18 @@ class ParsedRoster:
         return len({e.line for e in self.errors})
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}"
+def human_size(size: int) -> str:
+    """``32 MB``, ``1.5 MB`` or ``2 KB``: the size cap as an administrator reads it."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{size // 1024} KB"
 
 
 def read_capped(stream: BinaryIO, max_bytes: int) -> bytes:
     """At most ``max_bytes`` of ``stream``; a larger file is refused after reading one byte too many, not all of it."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise RosterFileError(0, "too_large", limit_mb=_megabytes(max_bytes))
+        raise RosterFileError(0, "too_large", limit=human_size(max_bytes))
     return data
 
 
@@ -58,7 +61,7 @@ def read_roster_file(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise RosterFileError(0, "too_large", limit_mb=_megabytes(max_bytes))
+            raise RosterFileError(0, "too_large", limit=human_size(max_bytes))
         with path.open("rb") as handle:
             return read_capped(handle, max_bytes)
     except (FileNotFoundError, IsADirectoryError, PermissionError):

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from nodes.roster.apply import ImportReport, import_roster
-from nodes.roster.parse import read_capped
+from nodes.roster.parse import human_size, read_capped
 from nodes.roster.problems import RosterFileError
 from nodes.web import admin_queries as queries
 from nodes.web.deps import AdminDep, CsrfChecked, require_admin
@@ -28,7 +28,6 @@ from nodes.web.sessions import node_of
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 NO_STORE = {"Cache-Control": "no-store"}
-FORM_OVERHEAD_BYTES = 64 * 1024  # multipart boundaries and the small fields beside the file
 ERRORS_SHOWN = 500
 
 
@@ -47,19 +46,11 @@ def overview(request: Request) -> HTMLResponse:
 # --- roster import --------------------------------------------------------------------------------------------
 
 
-def refuse_oversized_upload(request: Request) -> None:
-    """Refuse a roster upload from its Content-Length, before the body is read (SECURITY: size caps)."""
-    limit = node_of(request).settings.roster_max_bytes + FORM_OVERHEAD_BYTES
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ProblemError(413, "roster_too_large", "The roster file is larger than this node accepts.")
-
-
 def _roster_page(request: Request, report: ImportReport | None = None, status_code: int = 200,
                  **extra: Any) -> HTMLResponse:
     lang = language(request)
     context: dict[str, Any] = {
-        "report": report, "limit_mb": f"{node_of(request).settings.roster_max_bytes / (1024 * 1024):.0f}",
+        "report": report, "limit": human_size(node_of(request).settings.roster_max_bytes),
         "errors": [e.message(lang) for e in report.errors[:ERRORS_SHOWN]] if report else [],
         "more_errors": max(0, len(report.errors) - ERRORS_SHOWN) if report else 0,
         "invited": None, "invite_failed": 0, **extra,
@@ -72,10 +63,13 @@ def roster_form(request: Request) -> HTMLResponse:
     return _roster_page(request)
 
 
-@router.post("/roster", response_class=HTMLResponse,
-             dependencies=[Depends(refuse_oversized_upload), CsrfChecked])
+@router.post("/roster", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def roster_upload(request: Request, admin: AdminDep) -> HTMLResponse:
-    """Check the whole file, import it in one transaction, then invite the new members."""
+    """Check the whole file, import it in one transaction, then invite the new members.
+
+    The body cap of :mod:`nodes.web.limits` has already refused an upload far over ``roster_max_bytes``; the file
+    itself is read with the exact cap.
+    """
     node = node_of(request)
     form = await request.form()
     upload = form.get("file")

@@ -117,7 +117,8 @@ def audit_page(db: Session, action: str, page: int) -> tuple[list[dict[str, Any]
     events = []
     for event in db.exec(query):
         detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True, default=str)
-        events.append({"event": event, "detail": detail if len(detail) <= DETAIL_CHARS else detail[:DETAIL_CHARS] + "…"})
+        shown = detail if len(detail) <= DETAIL_CHARS else detail[:DETAIL_CHARS] + "…"
+        events.append({"event": event, "detail": shown})
     return events, total
 
 

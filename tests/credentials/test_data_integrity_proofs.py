@@ -372,3 +372,19 @@ def test_malformed_proof_is_refused_before_any_canonicalization(monkeypatch: pyt
 def test_every_failure_is_a_credential_error_with_a_code() -> None:
     for error in (ParsingError, ProofVerificationError, MalformedProofError, InvalidChallengeError):
         assert error("x").code and error("x").status == 400
+
+
+def test_document_without_context_is_refused_on_both_sides() -> None:
+    credential = alumni_credential()
+    del credential["@context"]
+    with pytest.raises(ProofGenerationError, match="@context"):
+        sign(credential)
+    signed = signed_credential()
+    del signed["@context"]
+    with pytest.raises(ParsingError, match="@context"):
+        verify(signed)
+
+
+def test_verifier_clock_must_be_timezone_aware() -> None:
+    with pytest.raises(TypeError):
+        verify(signed_credential(), clock=lambda: datetime(2024, 1, 1))

@@ -13,8 +13,10 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +35,8 @@ Run = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 def _install() -> None:
     marker = JS / "node_modules" / ".package-lock.json"
-    with open(JS / ".install.lock", "w") as lock:  # pytest-xdist workers install once, one at a time
+    # pytest-xdist workers install once, one at a time; the lock file lives outside the repository.
+    with open(Path(tempfile.gettempdir()) / "passerelle-interop-js.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if marker.exists() and marker.stat().st_mtime >= (JS / "package-lock.json").stat().st_mtime:
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,27 +130,21 @@ def test_contexts_are_loaded_once_per_loader_then_served_from_its_cache() -> Non
     assert loaded_first == 2 and len(calls) == 2
 
 
-def test_static_tag_makes_repeated_canonicalization_cheaper() -> None:
-    # Without the "static" tag pyld fetches and re-processes both contexts on every call.
-    class UncachedLoader(JsonLdLoader):
+def test_without_the_static_tag_pyld_would_load_every_context_on_every_call() -> None:
+    # The counterpart of the test above: what the tag saves (timings are printed by bench/data_integrity.py).
+    calls: list[str] = []
+
+    class UntaggedLoader(JsonLdLoader):
         def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
+            calls.append(url)
             document = super().__call__(url, options)
             del document["tag"]
             return document
 
-    cached, uncached = JsonLdLoader(test_mode=True), UncachedLoader(test_mode=True)
-    assert canonize(alumni_credential(), cached) == canonize(alumni_credential(), uncached)
-
-    def best_of(loader: JsonLdLoader) -> float:
-        timings = []
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(10):
-                canonize(alumni_credential(), loader)
-            timings.append(time.perf_counter() - start)
-        return min(timings)
-
-    assert best_of(cached) < best_of(uncached)
+    loader = UntaggedLoader(test_mode=True)
+    assert canonize(alumni_credential(), loader) == canonize(alumni_credential(), JsonLdLoader(test_mode=True))
+    canonize(alumni_credential(), loader)
+    assert len(calls) == 4
 
 
 def test_signing_and_verifying_never_reach_the_network_or_pyld_default_loader(outbound: list[Any]) -> None:

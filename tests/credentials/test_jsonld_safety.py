@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -153,3 +154,12 @@ def test_concurrent_canonicalization_gives_identical_results() -> None:
     for thread in threads:
         thread.join()
     assert all(result == expected for result in results.values())
+
+
+def test_huge_array_is_refused_before_json_ld_processing() -> None:
+    # SECURITY V12: 100,000 elements are refused by the input walk, before pyld expands anything.
+    document = alumni_credential(credentialSubject={"id": "did:example:s", "tags": list(range(100_000))})
+    start = time.perf_counter()
+    with pytest.raises(UnsafeJsonLdError, match="too many values"):
+        canonize(document, TEST_LOADER)
+    assert time.perf_counter() - start < 2

@@ -71,6 +71,7 @@ def test_browser_gets_a_readable_413_page(live_node):
                       "Accept-Language: en")
     assert answer.status == 413 and answer.headers["content-type"].startswith("text/html")
     assert b"Something went wrong" in answer.body and b"Traceback" not in answer.body
+    assert b"larger than this site accepts" in answer.body
 
 
 def test_refused_bodies_are_counted_in_the_metrics(live_node):

@@ -1,4 +1,5 @@
-"""``./run demo``: the example nodes start with seeded data, stop cleanly on Ctrl-C and keep their data."""
+"""``./run demo``: the example nodes and the demo platform start with seeded data, stop cleanly on Ctrl-C and keep
+their data (the platform keeps its client registration at each node)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -45,6 +47,10 @@ def _wait_healthy(url):
     raise AssertionError(f"{url} did not answer")
 
 
+def _client_id(location: str) -> str:
+    return parse_qs(urlsplit(location).query)["client_id"][0]
+
+
 def _stop(process) -> str:
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=20)
@@ -52,14 +58,27 @@ def _stop(process) -> str:
     return rest
 
 
+def _platform_sends_to(platform: str, network: str) -> str:
+    """Where "Sign in with <network>" on the platform sends the browser: the node's authorization endpoint."""
+    answer = httpx.get(f"{platform}/login/{network}", timeout=10)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["location"]
+
+
 def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(tmp_path):
-    ports = [free_port(), free_port()]
+    ports = [free_port(), free_port(), free_port()]
     first = _start(tmp_path, ports)
     banner = _read_banner(first)
-    school, company = (f"http://localhost:{p}" for p in ports)
-    for url in (school, company):
+    school, company, platform = (f"http://localhost:{p}" for p in ports)
+    assert banner.index(platform) < banner.index(school)  # the platform is where a visitor starts
+    for url in (platform, school, company):
         assert url in banner
         _wait_healthy(url)
+    sends = {network: _platform_sends_to(platform, network) for network in ("ecole-exemple", "acme")}
+    assert sends["ecole-exemple"].startswith(school + "/authorize?")
+    assert sends["acme"].startswith(company + "/authorize?")
+    with httpx.Client(base_url=school) as http:  # the registration is live at the node: the request is valid
+        assert http.get(sends["ecole-exemple"].removeprefix(school)).status_code == 303  # on to sign-in
     admins = re.findall(r"admin login\s+(\S+) / (\S+)", banner)
     invitations = re.findall(r"member invitation\s+(http://localhost:\d+/claim/\S+)", banner)
     assert len(admins) == 2 and len(invitations) == 2
@@ -76,6 +95,8 @@ def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(
     banner_again = _read_banner(second)
     try:
         assert re.findall(r"admin login\s+(\S+) / (\S+)", banner_again) == admins
-        _wait_healthy(school)
+        _wait_healthy(platform)
+        again = _platform_sends_to(platform, "ecole-exemple")
+        assert _client_id(again) == _client_id(sends["ecole-exemple"])  # the same registration, reused
     finally:
         _stop(second)

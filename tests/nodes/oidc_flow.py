@@ -77,6 +77,15 @@ def auth_params(platform: Platform, pkce: Pkce | None = None, scope: str = "open
     return {k: v for k, v in params.items() if v is not None}
 
 
+def continued_to(page: httpx.Response) -> str:
+    """Where the "continue to the platform" page (shown after a sign-in form) sends the browser."""
+    import html
+
+    found = re.search(r'<a href="([^"]+)" id="continue">', page.text)
+    assert page.status_code == 200 and found, page.text
+    return html.unescape(found.group(1))
+
+
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 

@@ -53,8 +53,7 @@ def test_oidcc_codereuse_revokes_first_tokens(setup):
     assert flow.userinfo(live, first["access_token"]).status_code == 200
     assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
     assert flow.userinfo(live, first["access_token"]).status_code == 401
-    refresh = flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
-    assert_oauth_error(refresh, 400, "invalid_grant")
+    assert_oauth_error(refresh(live, platform, first["refresh_token"]), 400, "invalid_grant")
     assert flow.userinfo(live, tokens["access_token"]).status_code == 200, "another grant is untouched"
 
 
@@ -331,7 +330,7 @@ def test_unsigned_or_hs256_client_assertion_is_invalid_client(jwt_client, alg):
     payload = b64(assertion_claims(live, platform))
     signature = "" if alg == "none" else hmac_with_public_key(key, f"{header}.{payload}")
     response = redeem_with_assertion(live, platform, code, pkce, f"{header}.{payload}.{signature}")
-    assert_oauth_error(response, 401, "invalid_client")
+    assert_oauth_error(response, 400, "invalid_client")  # 401 is for clients that used the Authorization header
     assert flow.count(live, OidcToken) == 0
 
 
@@ -360,4 +359,27 @@ def test_bad_client_assertions_are_invalid_client(jwt_client, change):
         pkce2 = Pkce()
         code2 = flow.code_for(browser, platform, pkce2)
         assert redeem_with_assertion(live, platform, code2, pkce2, assertion).status_code == 200
-    assert_oauth_error(redeem_with_assertion(live, platform, code, pkce, assertion), 401, "invalid_client")
+    assert_oauth_error(redeem_with_assertion(live, platform, code, pkce, assertion), 400, "invalid_client")
+
+
+def test_concurrent_uses_of_one_refresh_token_leave_no_live_tokens_in_the_family(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    results: list = []
+    barrier = threading.Barrier(3)
+
+    def use() -> None:
+        barrier.wait()
+        results.append(refresh(live, platform, tokens["refresh_token"]))
+
+    threads = [threading.Thread(target=use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.status_code == 200 for r in results) <= 1
+    for response in results:
+        if response.status_code == 200:
+            assert flow.userinfo(live, response.json()["access_token"]).status_code == 401
+        else:
+            assert response.json()["error"] == "invalid_grant"

@@ -1,0 +1,86 @@
+"""Scopes, the ``claims`` request parameter and consent filtering (OpenID Connect Core §5.4, §5.5): pure functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from federation.oidc.claims_request import ClaimsRequestError, parse_claims_request
+from federation.oidc.consent import chosen, consent_receipt, default_choices
+from federation.oidc.scopes import released_names, requested_items
+
+
+def test_scope_claims_are_voluntary_and_go_to_userinfo():
+    items = requested_items("openid profile email", parse_claims_request(None))
+    assert [i.name for i in items] == ["name", "given_name", "family_name", "email"]
+    assert all(not i.essential and i.in_userinfo and not i.in_id_token for i in items)
+
+
+def test_claims_parameter_marks_essential_claims_and_their_destination():
+    request = parse_claims_request(json.dumps({"id_token": {"email": {"essential": True}},
+                                               "userinfo": {"affiliations": None, "shoe_size": None}}))
+    items = {i.name: i for i in requested_items("openid", request)}
+    assert set(items) == {"email", "affiliations"}, "claims we do not offer are ignored"
+    assert items["email"].essential and items["email"].in_id_token and not items["email"].in_userinfo
+    assert not items["affiliations"].essential and items["affiliations"].in_userinfo
+
+
+def test_email_verified_follows_email():
+    request = parse_claims_request(json.dumps({"userinfo": {"email_verified": None}}))
+    items = requested_items("openid", request)
+    assert [i.name for i in items] == ["email"]
+    assert released_names(items, {"email"}) == {"userinfo": ["email", "email_verified"], "id_token": []}
+
+
+def test_offline_access_is_a_consent_item_but_never_a_claim():
+    items = requested_items("openid offline_access", parse_claims_request(None))
+    assert [i.name for i in items] == ["offline_access"]
+    assert released_names(items, {"offline_access"}) == {"userinfo": [], "id_token": []}
+
+
+def test_only_consented_claims_are_released():
+    items = requested_items("openid profile email affiliations", parse_claims_request(None))
+    assert released_names(items, {"email", "affiliations"}) == {
+        "userinfo": ["email", "email_verified", "affiliations"], "id_token": []}
+    assert released_names(items, set()) == {"userinfo": [], "id_token": []}
+
+
+def test_default_choices_tick_only_essential_items():
+    request = parse_claims_request(json.dumps({"userinfo": {"email": {"essential": True}}}))
+    items = requested_items("openid profile email", request)
+    assert default_choices(items) == {"email"}
+
+
+def test_ticks_that_answer_nothing_asked_are_dropped():
+    items = requested_items("openid email", parse_claims_request(None))
+    assert chosen(items, ["email", "affiliations", "is_admin"]) == {"email"}
+
+
+@pytest.mark.parametrize("raw", [
+    "{", "[]", '"x"', '{"userinfo": []}', '{"userinfo": {"email": 3}}', '{"userinfo": {"email": {"essential": 1}}}',
+    '{"id_token": {"email": {"values": "a"}}}', '{"userinfo": {"": null}}', json.dumps({"userinfo": {"x" * 101: None}}),
+    json.dumps({"userinfo": {f"c{i}": None for i in range(51)}}), "{" + " " * 5000 + "}",
+])
+def test_malformed_claims_parameter_is_refused(raw):
+    with pytest.raises(ClaimsRequestError):
+        parse_claims_request(raw)
+
+
+def test_claims_request_round_trips_through_json():
+    request = parse_claims_request(json.dumps({"userinfo": {"email": {"essential": True}, "name": None}}))
+    assert parse_claims_request(json.dumps(request.to_json())) == request
+
+
+def test_consent_receipt_names_platform_claims_refusals_and_how_to_withdraw():
+    from datetime import UTC, datetime
+
+    receipt = consent_receipt(
+        receipt_id="r1", issued_at=datetime(2026, 1, 2, tzinfo=UTC), controller="École", controller_url="https://e.x",
+        platform="Hub", platform_policy=None, subject="pairwise-sub", granted=["email", "offline_access"],
+        refused=["name"],
+    )
+    purpose = receipt["services"][0]["purposes"][0]
+    assert purpose["piiCategory"] == ["email"] and purpose["refused"] == ["name"] and purpose["offlineAccess"]
+    assert purpose["termination"] == "https://e.x/me/platforms"
+    assert receipt["piiPrincipalId"] == "pairwise-sub" and receipt["consentTimestamp"] == 1767312000

@@ -1,0 +1,184 @@
+"""Consent a person can understand, and the "Connected platforms" page: SECURITY O21, receipts, audit."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from nodes.storage.models import AuditEvent
+from nodes.storage.oidc_tables import OidcCode, OidcConsent
+from tests.e2e.browsing import HTML, csrf_of
+from tests.nodes import oidc_flow as flow
+from tests.nodes.oidc_flow import Pkce, auth_params, query_of
+
+EN = {**HTML, "Accept-Language": "en"}
+
+
+@pytest.fixture
+def setup(live_node):
+    live = live_node()
+    member = flow.member_with_password(live)
+    platform = flow.register(live, name="Alumni Hub", policy_uri="https://platform.example/privacy",
+                             logo_uri="https://platform.example/logo.png")
+    return live, member, platform, flow.browser(live, member.email)
+
+
+def consent_page(browser, platform, scope="openid profile email affiliations offline_access", **extra):
+    page = browser.get("/authorize", params=auth_params(platform, Pkce(), scope, **extra), headers=EN)
+    assert page.status_code == 200, page.text
+    return page
+
+
+def test_consent_page_names_the_platform_its_policy_and_each_claim_in_plain_words(setup):
+    _, _, platform, browser = setup
+    page = consent_page(browser, platform).text
+    assert "Alumni Hub" in page and 'href="https://platform.example/privacy"' in page
+    assert 'src="https://platform.example/logo.png"' in page
+    for words in ("Your full name", "Your e-mail address", "Your affiliations with this organisation",
+                  "Access while you are away"):
+        assert words in page
+
+
+def test_consent_page_is_translated(setup):
+    _, _, platform, browser = setup
+    page = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"),
+                       headers={**HTML, "Accept-Language": "fr"}).text
+    assert "Votre adresse e-mail" in page and "Autoriser" in page
+
+
+def test_optional_claims_are_unticked_and_essential_ones_ticked_by_default(setup):
+    _, _, platform, browser = setup
+    claims = json.dumps({"userinfo": {"affiliations": {"essential": True}}})
+    page = consent_page(browser, platform, "openid email", claims=claims).text
+    boxes = dict(re.findall(r'<input type="checkbox" id="claim-(\w+)"[^>]*?( checked)?>', page))
+    assert boxes == {"email": "", "affiliations": " checked"}
+
+
+def test_o21_consent_page_cannot_be_framed(setup):
+    _, _, platform, browser = setup
+    page = consent_page(browser, platform)
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_o21_consent_post_without_csrf_token_is_403_and_stores_nothing(setup):
+    live, _, platform, browser = setup
+    page = consent_page(browser, platform)
+    interaction = re.search(r'name="interaction" value="([^"]+)"', page.text).group(1)
+    response = browser.post("/authorize/consent", data={"interaction": interaction, "decision": "allow"},
+                            headers=HTML)
+    assert response.status_code == 403
+    assert flow.count(live, OidcConsent) == 0 and flow.count(live, OidcCode) == 0
+
+
+def test_o21_forged_consent_form_from_another_member_is_refused(setup, live_node):
+    live, _, platform, browser = setup
+    page = consent_page(browser, platform)
+    interaction = re.search(r'name="interaction" value="([^"]+)"', page.text).group(1)
+    flow.member_with_password(live, email="mallory@ecole.example")
+    mallory = flow.browser(live, "mallory@ecole.example")
+    own_page = mallory.get("/me/platforms", headers=HTML)
+    response = mallory.post("/authorize/consent", headers=HTML, data={
+        "csrf_token": csrf_of(own_page), "interaction": interaction, "decision": "allow", "claims": ["email"]})
+    assert response.status_code == 400 and "location" not in response.headers
+    assert flow.count(live, OidcConsent) == 0 and flow.count(live, OidcCode) == 0
+
+
+def test_consent_form_cannot_be_answered_twice(setup):
+    live, _, platform, browser = setup
+    page = consent_page(browser, platform, "openid email")
+    assert flow.consent(browser, page, ["email"]).status_code == 302
+    again = flow.consent(browser, page, ["email"])
+    assert again.status_code == 400
+    assert flow.count(live, OidcCode) == 1
+
+
+def test_o21_denial_redirects_with_access_denied_and_issues_nothing(setup):
+    live, _, platform, browser = setup
+    params = auth_params(platform, Pkce(), "openid email")
+    page = browser.get("/authorize", params=params, headers=HTML)
+    response = flow.consent(browser, page, ["email"], decision="deny")
+    assert response.status_code == 302
+    query = query_of(response.headers["location"])
+    assert query["error"] == "access_denied" and query["state"] == params["state"] and query["iss"] == live.url
+    assert flow.count(live, OidcCode) == 0 and flow.count(live, OidcConsent) == 0
+
+
+def test_a_forged_claim_name_in_the_form_is_ignored(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid email", ["email", "affiliations", "password_hash"])
+    assert set(flow.userinfo(live, tokens["access_token"]).json()) == {"sub", "email", "email_verified"}
+
+
+def test_choice_is_remembered_and_new_claims_ask_again(setup):
+    live, _, platform, browser = setup
+    flow.tokens_for(live, browser, platform, "openid email", ["email"])
+    again = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"), headers=HTML)
+    assert again.status_code == 302, "remembered: no page"
+    more = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email profile"), headers=HTML)
+    assert more.status_code == 200 and 'name="interaction"' in more.text
+    forced = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email", prompt="consent"),
+                         headers=HTML)
+    assert forced.status_code == 200 and 'name="interaction"' in forced.text
+
+
+def test_connected_platforms_shows_what_each_received_and_revoking_stops_its_tokens(setup):
+    live, member, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid email offline_access", ["email", "offline_access"])
+    page = browser.get("/me/platforms", headers=EN)
+    assert page.status_code == 200 and "Alumni Hub" in page.text and "Your e-mail address" in page.text
+    revoked = browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)},
+                           headers=HTML)
+    assert revoked.status_code == 303
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+    refresh = flow.token_request(live, platform, {"grant_type": "refresh_token",
+                                                  "refresh_token": tokens["refresh_token"]})
+    assert refresh.json()["error"] == "invalid_grant"
+    with Session(live.node.engine) as db:
+        events = [(e.action, e.actor) for e in db.exec(select(AuditEvent))]
+    assert ("oidc.platform.revoked", member.public_id) in events
+    after = browser.get("/me/platforms", headers=EN).text
+    assert "disconnected" in after
+
+
+def test_revoking_needs_the_csrf_token(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform)
+    response = browser.post(f"/me/platforms/{platform.client_id}/revoke", headers=HTML)
+    assert response.status_code == 403
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 200
+
+
+def test_consent_receipt_can_be_downloaded_by_its_member_only(setup):
+    live, member, platform, browser = setup
+    flow.tokens_for(live, browser, platform, "openid email profile", ["email"])
+    page = browser.get("/me/platforms", headers=HTML).text
+    link = re.search(r'href="(/me/platforms/receipts/[0-9a-f-]+\.json)"', page).group(1)
+    response = browser.get(link)
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    receipt = response.json()
+    assert receipt["recipient"] == {"name": "Alumni Hub", "privacyPolicy": "https://platform.example/privacy"}
+    purpose = receipt["services"][0]["purposes"][0]
+    assert purpose["piiCategory"] == ["email"] and purpose["refused"] == ["family_name", "given_name", "name"]
+    assert receipt["piiPrincipalId"] != member.public_id
+    flow.member_with_password(live, email="bob@ecole.example")
+    assert flow.browser(live, "bob@ecole.example").get(link).status_code == 404
+    assert flow.browser(live).get(link, headers=HTML).status_code == 303, "anonymous: sign in first"
+
+
+def test_platforms_page_needs_a_signed_in_member(live_node):
+    live = live_node()
+    response = flow.browser(live).get("/me/platforms", headers=HTML)
+    assert response.status_code == 303 and response.headers["location"].startswith("/signin")
+
+
+def test_consent_page_policy_lets_only_the_platform_logo_origin_in(setup):
+    _, _, platform, browser = setup
+    policy = consent_page(browser, platform).headers["content-security-policy"]
+    assert "img-src 'self' https://platform.example data:" in policy
+    assert "form-action 'self' https://platform.example;" in policy, "the consent answer redirects there"
+    assert "frame-ancestors 'none'" in policy and "script-src" not in policy

@@ -1,0 +1,190 @@
+"""ID tokens, UserInfo, introspection and revocation: SECURITY O18, O19, O22, and privacy by default (pairwise)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+from sqlmodel import Session, select
+
+from credentials import jose
+from nodes.storage.models import AuditEvent
+from tests.movable_clock import MovableClock
+from tests.nodes import oidc_flow as flow
+
+
+def decode(token: str) -> tuple[dict, dict]:
+    header, payload = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in token.split(".")[:2])
+    return header, payload
+
+
+@pytest.fixture
+def setup(live_node):
+    live = live_node()
+    member = flow.member_with_password(live)
+    return live, member, flow.browser(live, member.email)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_o18_id_token_is_signed_with_a_published_key_and_carries_the_required_claims(setup, alg):
+    live, _, browser = setup
+    platform = flow.register(live, id_token_alg=alg)
+    tokens = flow.tokens_for(live, browser, platform)
+    header, claims = decode(tokens["id_token"])
+    assert header["alg"] == alg and header["kid"]
+    with live.client() as http:
+        jwks = http.get("/.well-known/jwks.json").json()["keys"]
+        metadata = http.get("/.well-known/openid-configuration").json()
+    assert alg in metadata["id_token_signing_alg_values_supported"] and "RS256" in metadata[
+        "id_token_signing_alg_values_supported"]
+    jose.verify_jwt(tokens["id_token"], jwks, [alg])
+    assert claims["iss"] == live.url == metadata["issuer"]
+    assert claims["aud"] == platform.client_id and claims["azp"] == platform.client_id
+    assert claims["exp"] > claims["iat"] and "auth_time" in claims
+    from federation.oidc.id_token import half_hash
+    assert claims["at_hash"] == half_hash(tokens["access_token"], alg)
+
+
+def test_o18_pairwise_sub_differs_per_sector_is_stable_and_hides_the_public_id(setup, caplog):
+    live, member, browser = setup
+    caplog.set_level(logging.DEBUG)
+    one = flow.register(live, redirect_uris=["https://one.example/cb"])
+    one_again = flow.register(live, name="One, second app", redirect_uris=["https://one.example/other"])
+    two = flow.register(live, name="Two", redirect_uris=["https://two.example/cb"])
+    subs = {}
+    for name, platform in (("one", one), ("one_again", one_again), ("two", two)):
+        tokens = flow.tokens_for(live, browser, platform)
+        subs[name] = decode(tokens["id_token"])[1]["sub"]
+        info = flow.userinfo(live, tokens["access_token"])
+        assert info.json()["sub"] == subs[name]
+        assert member.public_id not in tokens["id_token"] + info.text
+    assert subs["one"] == subs["one_again"], "one sector (host), one sub"
+    assert subs["one"] != subs["two"]
+    again = decode(flow.tokens_for(live, browser, two)["id_token"])[1]["sub"]
+    assert again == subs["two"], "stable"
+    assert member.public_id not in caplog.text
+
+
+def test_public_subject_only_when_the_client_is_registered_so(setup):
+    live, member, browser = setup
+    platform = flow.register(live, subject_type="public")
+    assert decode(flow.tokens_for(live, browser, platform)["id_token"])[1]["sub"] == member.public_id
+
+
+def test_o19_userinfo_releases_only_consented_claims_and_sub_equals_id_token(setup):
+    live, member, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid profile email affiliations", ["email"])
+    response = flow.userinfo(live, tokens["access_token"])
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    assert response.json() == {"sub": decode(tokens["id_token"])[1]["sub"], "email": member.email,
+                               "email_verified": True}
+
+
+def test_o19_token_without_profile_scope_gets_no_profile_claims(setup):
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid", ["name"])
+    assert set(flow.userinfo(live, tokens["access_token"]).json()) == {"sub"}
+
+
+def test_affiliations_claim_lists_the_members_affiliations_with_this_organisation(setup):
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid affiliations", ["affiliations"])
+    affiliations = flow.userinfo(live, tokens["access_token"]).json()["affiliations"]
+    assert affiliations == [{"organisation": "École Test", "kind": "school", "programme": "Génie civil",
+                             "degree": "Master", "class_year": 2018,
+                             "groups": ["Association des anciens", "Club robotique"]}]
+
+
+def test_o19_token_in_the_query_string_is_ignored(setup):
+    live, _, browser = setup
+    tokens = flow.tokens_for(live, browser, flow.register(live))
+    with live.client() as http:
+        response = http.get("/userinfo", params={"access_token": tokens["access_token"]})
+    assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_userinfo_by_post_with_header_or_form_body_but_not_both(setup):
+    live, _, browser = setup
+    token = flow.tokens_for(live, browser, flow.register(live))["access_token"]
+    with live.client() as http:
+        assert http.post("/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert http.post("/userinfo", data={"access_token": token}).status_code == 200
+        both = http.post("/userinfo", data={"access_token": token}, headers={"Authorization": f"Bearer {token}"})
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+
+
+def test_o19_expired_access_token_is_invalid_token(live_node):
+    clock = MovableClock()
+    live = live_node(clock=clock)
+    member = flow.member_with_password(live)
+    tokens = flow.tokens_for(live, flow.browser(live, member.email), flow.register(live))
+    clock.advance(seconds=tokens["expires_in"] + 1)
+    response = flow.userinfo(live, tokens["access_token"])
+    assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+
+
+def test_rfc7009_revoked_access_token_stops_working_at_once(setup):
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform)
+    with live.client() as http:
+        response = http.post("/revoke", data={"token": tokens["access_token"]},
+                             auth=(platform.client_id, platform.secret))
+    assert response.status_code == 200
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+
+
+def test_rfc7009_revoking_a_refresh_token_revokes_its_access_tokens(setup):
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    with live.client() as http:
+        http.post("/revoke", data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+                  auth=(platform.client_id, platform.secret))
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+
+
+def test_rfc7009_unknown_token_is_200_and_another_clients_token_is_refused(setup):
+    live, _, browser = setup
+    platform, other = flow.register(live), flow.register(live, name="Other")
+    tokens = flow.tokens_for(live, browser, platform)
+    with live.client() as http:
+        own_auth, other_auth = (platform.client_id, platform.secret), (other.client_id, other.secret)
+        assert http.post("/revoke", data={"token": "unknown"}, auth=own_auth).status_code == 200
+        refused = http.post("/revoke", data={"token": tokens["access_token"]}, auth=other_auth)
+    assert refused.status_code == 400
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 200
+
+
+def test_rfc7662_introspection_needs_client_auth_and_shows_only_own_tokens(setup):
+    live, _, browser = setup
+    platform, other = flow.register(live), flow.register(live, name="Other")
+    tokens = flow.tokens_for(live, browser, platform)
+    sub = decode(tokens["id_token"])[1]["sub"]
+    with live.client() as http:
+        anonymous = http.post("/introspect", data={"token": tokens["access_token"]})
+        body = {"token": tokens["access_token"]}
+        own = http.post("/introspect", data=body, auth=(platform.client_id, platform.secret))
+        foreign = http.post("/introspect", data=body, auth=(other.client_id, other.secret))
+    assert anonymous.status_code in (400, 401) and anonymous.json()["error"] == "invalid_client"
+    assert own.json()["active"] is True and own.json()["sub"] == sub and own.json()["client_id"] == platform.client_id
+    assert own.headers["cache-control"] == "no-store"
+    assert foreign.json() == {"active": False}
+
+
+def test_revocations_are_in_the_audit_log(setup):
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform)
+    with live.client() as http:
+        http.post("/revoke", data={"token": tokens["access_token"]}, auth=(platform.client_id, platform.secret))
+    with Session(live.node.engine) as db:
+        actions = [e.action for e in db.exec(select(AuditEvent))]
+    assert "oidc.tokens.revoked" in actions and "oidc.consent.granted" in actions
+    assert "oidc.client.created" in actions
