@@ -107,7 +107,7 @@ def test_gzip_bomb_is_refused_without_being_inflated():
     started = time.perf_counter()
     with pytest.raises(MalformedValueError, match="exceeds the limit"):
         decode_list(bomb, max_bytes=1024 * 1024)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0, "inflating 64 MiB would take far longer under a cap"
 
 
 def test_a_list_exactly_at_the_size_cap_is_accepted():
@@ -123,8 +123,8 @@ def test_a_list_exactly_at_the_size_cap_is_accepted():
         (SPEC_EXAMPLE_LIST.replace("-", "+"), "base64url"),
         ("u" + "A", "base64url"),
         (_u(b"not gzip at all"), "GZIP"),
-        (_u(gzip.compress(bytes(16384))[:-12]), "truncated"),
-        (_u(gzip.compress(bytes(16384)) + b"trailing"), "after the GZIP"),
+        (_u(gzip.compress(bytes(16384), mtime=0)[:-12]), "truncated"),
+        (_u(gzip.compress(bytes(16384), mtime=0) + b"trailing"), "after the GZIP"),
         (12345, "starting with 'u'"),
         (None, "starting with 'u'"),
     ],
