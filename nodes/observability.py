@@ -98,6 +98,8 @@ def configure_logging(level: int | str = logging.INFO) -> None:
 
 
 request_log = logging.getLogger("passerelle.request")
+# Probes and scrapes arrive every few seconds: their successes are logged at DEBUG so they do not drown the rest.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def record_request(metrics: Metrics, method: str, route: str, status: int, seconds: float) -> None:
@@ -109,6 +111,8 @@ def record_request(metrics: Metrics, method: str, route: str, status: int, secon
     metrics.requests.labels(method, route, f"{status // 100}xx").inc()
     metrics.latency.labels(route).observe(seconds)
     level = logging.WARNING if status >= 500 else logging.INFO
+    if route in QUIET_ROUTES and status < 400:
+        level = logging.DEBUG
     request_log.log(
         level, "%s %s %s", method, route, status,
         extra={"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 1)},

@@ -102,9 +102,10 @@ def test_readyz_fails_while_healthz_passes_when_the_database_is_unavailable(live
     assert body["checks"] == {"database": "unavailable"}
     assert_no_leak(ready.text)
     deadline = time.monotonic() + 15
-    while live.client().get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    with live.client() as client:
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "readiness did not come back by itself"
+            time.sleep(0.2)
 
 
 # --- metrics ------------------------------------------------------------------------------------------------------

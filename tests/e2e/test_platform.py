@@ -155,3 +155,24 @@ def test_platform_token_is_refused_once_the_member_disconnects_it_at_the_node(li
             assert "HTTP 401" in refused.text
     finally:
         platform.stop()
+
+
+def test_platform_cookie_is_an_opaque_id_renewed_at_sign_in_and_holds_no_token(live_node):
+    school = live_node()
+    seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    platform = start_platform({"school": ("École Test", school)})
+    try:
+        with httpx.Client(follow_redirects=True, timeout=15) as http:
+            first = http.get(platform.url + "/")
+            assert "HttpOnly" in first.headers["set-cookie"] and "SameSite=Lax" in first.headers["set-cookie"]
+            before = http.cookies.get("alumnihub_session")
+            sign_in_through_platform(http, platform, "school", "alice@ecole.example")
+            after = http.cookies.get("alumnihub_session")
+            assert before and after and before != after  # a new id after the sign-in (session fixation)
+            assert len(after) == 43  # 256 random bits, nothing else
+            [token] = platform.access_tokens()
+            assert token not in str(http.cookies.jar)
+            out = platform_form(http, platform, "/signout")
+            assert "Sign in with École Test" in out.text and platform.access_tokens() == []
+    finally:
+        platform.stop()

@@ -124,3 +124,27 @@ def test_sql_parameters_never_appear_in_database_error_messages(tmp_path):
     assert "secret-parameter-value" not in str(caught.value)
     assert "SQL parameters hidden" in str(caught.value)
     engine.dispose()
+
+
+def test_probe_successes_stay_out_of_info_logs_but_their_failures_do_not():
+    from nodes.observability import Metrics, record_request, request_log
+
+    stream = io.StringIO()
+    handler = json_log_handler(stream)
+    request_log.addHandler(handler)
+    previous = request_log.level
+    request_log.setLevel(logging.INFO)
+    try:
+        metrics = Metrics()
+        record_request(metrics, "GET", "/healthz", 200, 0.001)
+        record_request(metrics, "GET", "/readyz", 503, 0.5)
+        record_request(metrics, "POST", "/signin", 303, 0.04)
+    finally:
+        request_log.removeHandler(handler)
+        request_log.setLevel(previous)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["route"], line["status"], line["level"]) for line in lines] == [
+        ("/readyz", 503, "WARNING"), ("/signin", 303, "INFO")
+    ]
+    labels = {"method": "GET", "route": "/healthz", "status": "2xx"}
+    assert metrics.registry.get_sample_value("passerelle_http_requests_total", labels) == 1, "still counted"

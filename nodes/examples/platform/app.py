@@ -190,6 +190,10 @@ class _Hub:
         link = links.get(network.key) if network is not None else None
         if network is None or link is None or not link.get("access_token"):
             return RedirectResponse("/", status_code=303)
+        if time.time() >= link["access_expires_at"]:  # no refresh token is asked for: signing in again is the way
+            links[network.key] = {**link, "access_token": None, "expired": True}
+            request.session["links"] = links
+            return RedirectResponse("/", status_code=303)
         answer = await fetch_userinfo(self.oauth, network, link["access_token"])
         if answer.claims is None or answer.claims.get("sub") != link["sub"]:
             link = {**link, "refused": answer.refused or "invalid_response", "refused_status": answer.status,

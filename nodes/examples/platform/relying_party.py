@@ -15,13 +15,26 @@ On top of it, this module:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 from joserfc.errors import JoseError
+
+with warnings.catch_warnings():
+    # authlib >= 1.9 prefers the ``httpx2`` package and warns once when it falls back to ``httpx``, which is what
+    # this project depends on; the fallback works, and the warning would only clutter ``./run demo``'s banner.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
+
+try:  # whichever of the two authlib's client uses, its transport errors are caught as "cannot reach"
+    import httpx2  # type: ignore[import-not-found]
+
+    HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:
+    HTTP_ERRORS = (httpx.HTTPError,)
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -103,7 +116,7 @@ async def start_sign_in(oauth: StrictOAuth, request: Request, config: PlatformCo
         response: RedirectResponse = await client.authorize_redirect(
             request, config.redirect_uri(network), claims=json.dumps(CLAIMS)
         )
-    except httpx.HTTPError as exc:
+    except HTTP_ERRORS as exc:
         raise SignInFailed(f"{network.name} cannot be reached right now.") from exc
     return response
 
@@ -137,7 +150,7 @@ async def finish_sign_in(oauth: StrictOAuth, request: Request, network: Network)
         raise SignInFailed(f"This sign-in answer is not valid any more ({exc.error}); please start again.") from exc
     except JoseError as exc:
         raise SignInFailed(f"{network.name}'s ID token did not pass the checks ({exc.error}).") from exc
-    except httpx.HTTPError as exc:
+    except HTTP_ERRORS as exc:
         raise SignInFailed(f"{network.name} did not complete the sign-in ({type(exc).__name__}).") from exc
     if "id_token" not in token or "userinfo" not in token:
         raise SignInFailed(f"{network.name} sent no ID token.")
@@ -166,7 +179,7 @@ async def fetch_userinfo(oauth: StrictOAuth, network: Network, access_token: str
         metadata = await client.load_server_metadata()
         response = await client.get(metadata["userinfo_endpoint"],
                                     token={"access_token": access_token, "token_type": "Bearer"})
-    except httpx.HTTPError:
+    except HTTP_ERRORS:
         return UserinfoAnswer(None, "unreachable", 503)
     if response.status_code != 200:
         return UserinfoAnswer(None, _bearer_error(response), response.status_code)
