@@ -105,7 +105,8 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
                 print(f"      {what:36} median {median * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   "
                       f"(= {1 / median:7.0f} /s on one core)")
             load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-            print(f"  (load average after: {load}; above ~1.5 on 2 CPUs, other work shared the machine)")
+            print(f"  (load average after: {load}; this benchmark alone accounts for about 2, more is other work "
+                  "sharing the machine)")
         finally:
             process.terminate()
             process.wait(timeout=15)

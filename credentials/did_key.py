@@ -12,6 +12,7 @@ secp256k1 ``zQ3``...), a wrong length, a path or query, or a fragment that is no
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from credentials.errors import InvalidDidError
@@ -66,7 +67,16 @@ def resolve_verification_method(method_id: str) -> VerificationMethod:
     """A :data:`~credentials.verification_methods.KeyResolver` for ``did:key`` verification method ids.
 
     The fragment must be the key itself; a bare DID (no fragment) is refused, since a proof names a method.
+    A ``did:key`` resolves to the same key forever, so results are remembered (errors are not); the result is
+    immutable (a named tuple of strings, a frozen set and a public key).
     """
+    if not isinstance(method_id, str):
+        raise InvalidDidError("not a did:key")
+    return _resolve_verification_method(method_id)
+
+
+@lru_cache(maxsize=1024)
+def _resolve_verification_method(method_id: str) -> VerificationMethod:
     did, hash_, fragment = method_id.partition("#")
     multikey = _multikey_of(did)
     if not hash_ or fragment != multikey:

@@ -74,7 +74,7 @@ class Frame:
             found = self.table.processor._expand_iri(self.ctx, key, vocab=True)
             if len(self._keys) < MAX_MEMO:
                 self._keys[key] = found
-        return found  # type: ignore[return-value]
+        return found  # type: ignore[no-any-return]
 
     def prop(self, key: str) -> Prop:
         """The compiled definition of a property key, or :class:`Fallback` for anything not modelled."""
@@ -136,6 +136,9 @@ class Frame:
 
     def typed(self, type_scoped: Frame, type_: str) -> Frame:
         """The frame after the type-scoped context of ``type_`` (looked up in ``type_scoped``) applies."""
+        found = self._next.get(("typed", id(type_scoped), type_))
+        if found is not None:
+            return found
         local = jsonld.JsonLdProcessor.get_context_value(type_scoped.ctx, type_, "@context")
         if local is None or local is False:
             return self
@@ -205,6 +208,8 @@ class FrameTable:
         self.options = {**loader.pyld_options(), "isFrame": False, "keepFreeFloatingNodes": False}
         self.allowed = loader.allowed
         self._frames: dict[int, Frame] = {}
+        # Canonical proof configurations, see credentials.jsonld_canon.canonize_proof_config.
+        self.proof_configs: dict[frozenset[tuple[str, Any]], tuple[str, int, int]] = {}
         with PYLD_LOCK:
             initial = self.processor._get_initial_context(self.options)
         self.initial = self.frame(initial)

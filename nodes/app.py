@@ -39,6 +39,9 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
         upgrade(engine)
     node = NodeContext(settings=settings, engine=engine, secret=secret, clock=clock)
     keyring.current_signing_key(engine, node.secret, "jose")  # fail fast: 'passerelle init' not run
+    from nodes import status_lists
+
+    status_lists.rebuild(node)  # published bits re-derived from the credentials' states (SECURITY X2, X12)
 
     app = FastAPI(title=f"Passerelle node — {settings.display_name}", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json")
@@ -72,6 +75,12 @@ def _include_routers(app: FastAPI) -> None:
     from nodes.web import admin
 
     app.include_router(admin.router)
+    from nodes.web import credentials_admin, credentials_member, vc_api, verify_page
+
+    app.include_router(vc_api.router)
+    app.include_router(credentials_admin.router)
+    app.include_router(credentials_member.router)
+    app.include_router(verify_page.router)
 
 
 def _install_middleware(app: FastAPI) -> None:

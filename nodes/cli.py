@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from nodes import keyring
 from nodes.admin_cli import admin_app, roster_app
+from nodes.credentials_cli import api_tokens_app, credentials_app
 from nodes.oidc.cli import clients_app
 from nodes.settings import ConfigError, NodeSettings, load_settings
 from nodes.storage.db import make_engine, upgrade
@@ -29,6 +30,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(roster_app, name="roster")
 app.add_typer(admin_app, name="admin")
 app.add_typer(clients_app, name="clients")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(api_tokens_app, name="api-tokens")
 console = Console()
 err = Console(stderr=True, soft_wrap=True, highlight=False)  # an error is one line, never wrapped
 

@@ -5,12 +5,16 @@ No module-level singletons: two nodes in one process each have their own :class:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
 from credentials.did_web import did_from_base_url
+from credentials.jsonld_loader import JsonLdLoader
 from nodes.clock import Clock, utc_now
+from nodes.fetch import SafeFetcher
 from nodes.settings import NodeSettings
 
 
@@ -26,3 +30,18 @@ class NodeContext:
     @property
     def did(self) -> str:
         return did_from_base_url(self.settings.base_url)
+
+    # Built on first use, once per node: the JSON-LD loader owns the resolved-context cache, the fetcher owns the
+    # outbound HTTP client and the TTL cache of DID documents and status lists (http to loopback only in dev_mode).
+    @cached_property
+    def loader(self) -> JsonLdLoader:
+        with _BUILD_LOCK:
+            return self.__dict__.get("loader") or JsonLdLoader()
+
+    @cached_property
+    def fetcher(self) -> SafeFetcher:
+        with _BUILD_LOCK:
+            return self.__dict__.get("fetcher") or SafeFetcher(dev_mode=self.settings.dev_mode)
+
+
+_BUILD_LOCK = threading.Lock()

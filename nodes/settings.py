@@ -80,6 +80,16 @@ class NodeSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Level of the JSON log lines written to stderr."
     )
+    trusted_issuers: list[str] = Field(
+        default_factory=list,
+        description="DIDs of other organisations whose credentials this node's verifier trusts (besides its own); "
+        "until federation trust exists this list is the whole trust policy.",
+    )
+    status_list_ttl_seconds: int = Field(
+        default=300, ge=1, le=7 * 24 * 3600,
+        description="How long verifiers may cache a status list (its ttl and Cache-Control max-age); a revocation "
+        "is seen by everyone within this delay.",
+    )
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod
@@ -118,6 +128,14 @@ class NodeSettings(BaseSettings):
             raise ValueError("only sqlite:///PATH and postgresql://... databases are supported")
         if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             raise ValueError("an SQLite database needs a file path (sqlite:///PATH); in-memory is not shared")
+        return value
+
+    @field_validator("trusted_issuers")
+    @classmethod
+    def _check_trusted_issuers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.startswith(("did:web:", "did:key:")) or any(c.isspace() for c in item) or len(item) > 2048:
+                raise ValueError(f"{item[:80]!r} is not a did:web or did:key identifier")
         return value
 
     @model_validator(mode="after")

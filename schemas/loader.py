@@ -78,6 +78,13 @@ def load_context(url: str, *, test_mode: bool = False) -> dict[str, Any]:
     return document
 
 
+def context_bytes(url: str) -> bytes:
+    """The exact bytes of a bundled (non test-only) context, checked against its SHA-256; what a node serves."""
+    if url not in bundled_context_urls():
+        raise UnknownContextError(f"context {url!r} is not bundled for production")
+    return _verified_bytes(url)
+
+
 JSON_SCHEMA_TYPES = ("AlumniCredential", "EmployeeAlumniCredential")
 """Credential types with a JSON Schema (draft 2020-12) in ``schemas/json_schemas/<type>.schema.json``."""
 

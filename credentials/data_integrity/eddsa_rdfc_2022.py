@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credentials.errors import ProofGenerationError, ProofVerificationError
-from credentials.jsonld_canon import canonize
+from credentials.jsonld_canon import canonize, canonize_proof_config
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.keys import SignatureError, SigningKey, VerificationKey
 from credentials.multibase import MultibaseError, decode_z, encode_z
@@ -52,8 +52,14 @@ def hash_data(
     *,
     budget: WorkBudget | None = None,
 ) -> HashData:
-    """Transform and hash (§3.3.2-3.3.4). ``proof_config`` carries the document's ``@context``."""
-    return HashData(canonize(unsecured, loader, budget=budget), canonize(proof_config, loader, budget=budget))
+    """Transform and hash (§3.3.2-3.3.4). ``proof_config`` carries the document's ``@context``.
+
+    The proof configuration's canonical form is remembered per loader (see
+    :func:`credentials.jsonld_canon.canonize_proof_config`): a roster is signed with one configuration.
+    """
+    return HashData(
+        canonize(unsecured, loader, budget=budget), canonize_proof_config(proof_config, loader, budget=budget)
+    )
 
 
 def proof_value(data: HashData, key: SigningKey) -> str:
@@ -78,7 +84,11 @@ def decode_proof_value(value: Any) -> bytes:
 
 def verify_proof_value(data: HashData, value: Any, key: VerificationKey) -> None:
     """Raise :class:`ProofVerificationError` unless ``value`` is a valid signature of the hash data."""
-    signature = decode_proof_value(value)
+    verify_signature(data, decode_proof_value(value), key)
+
+
+def verify_signature(data: HashData, signature: bytes, key: VerificationKey) -> None:
+    """:func:`verify_proof_value` for a ``proofValue`` already decoded by :func:`decode_proof_value`."""
     if key.algorithm != REQUIRED_ALGORITHM:
         raise ProofVerificationError(f"{NAME} verifies with Ed25519 keys only")
     try:

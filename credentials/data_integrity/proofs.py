@@ -116,7 +116,7 @@ def verify_proof(
     created = _check_times(proof, now, max_clock_skew)
     _check_purpose(proof, expected_purpose)
     _check_binding(proof, expected_purpose, challenge, domain)
-    suite.decode_proof_value(proof.get("proofValue"))
+    signature = suite.decode_proof_value(proof.get("proofValue"))
     method = _resolve(resolve_key, proof["verificationMethod"])
     _check_method(method, expected_purpose, expected_controller)
     options = {name: value for name, value in proof.items() if name != "proofValue"}
@@ -124,7 +124,7 @@ def verify_proof(
     unsecured = {name: value for name, value in document.items() if name != "proof"}
     unsecured["@context"] = options["@context"]
     data = suite.hash_data(unsecured, options, loader, budget=budget)
-    suite.verify_proof_value(data, proof["proofValue"], method.public_key)
+    suite.verify_signature(data, signature, method.public_key)
     return VerifiedProof(proof["verificationMethod"], method.controller, proof["proofPurpose"], created, proof)
 
 

@@ -133,5 +133,7 @@ class AuditEvent(SQLModel, table=True):
 
 
 # The OpenID Connect provider's tables live in their own module; importing it here registers them on the metadata
-# wherever the node's tables are loaded (Alembic's environment included).
+# wherever the node's tables are loaded (Alembic's environment included). Likewise the tables of credential
+# issuance, status lists and the VC-API (migration 0200).
+from nodes.storage import credential_tables as _credential_tables  # noqa: E402, F401
 from nodes.storage import oidc_tables as _oidc_tables  # noqa: E402, F401

@@ -5,13 +5,19 @@
 //   {"op": "sign", "document": {...}, "seed": "<hex>", "created": "...",
 //    "purpose": "assertionMethod" | "authentication", "challenge": "...", "domain": "..."}
 //                                                                   -> {"document": {...}}
-//   {"op": "verify", "document": {...}, "purpose": ..., "challenge": ..., "domain": ...}
+//   {"op": "verify", "document": {...}, "purpose": ..., "challenge": ..., "domain": ...,
+//    "didDocuments": {"did:web:...": {...}}, "statusLists": {"https://.../status/revocation/1": {...}}}
 //                                                                   -> {"verified": bool, "error": "..."}
+// didDocuments (optional) are did:web documents the caller fetched from a node; statusLists (optional) are the
+// status list credentials a credential's credentialStatus names: each list is verified here with vc.verifyCredential
+// and its bit read from the GZIP bitstring (Bitstring Status List 1.0), so a revoked credential does not verify.
 // Any failure becomes {"error": "..."} for that request.
 //
 // The document loader serves ONLY the contexts bundled in schemas/contexts (read through its index.json,
-// including the test-only ones) and did:key documents built locally from the key; every other URL throws.
+// including the test-only ones), did:key documents built locally from the key, and the did:web documents a request
+// passes; every other URL throws.
 import {readFileSync} from 'node:fs';
+import {gunzipSync} from 'node:zlib';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
@@ -43,13 +49,20 @@ function didKeyDocument(did) {
   };
 }
 
-async function documentLoader(url) {
-  if(contexts.has(url)) {
-    return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
-  }
-  if(url.startsWith('did:key:')) {
+function loaderWith(didDocuments = {}) {
+  return async function loader(url) {
+    if(contexts.has(url)) {
+      return {contextUrl: null, documentUrl: url, document: structuredClone(contexts.get(url))};
+    }
     const [did, fragment] = url.split('#');
-    const document = didKeyDocument(did);
+    let document;
+    if(did.startsWith('did:key:')) {
+      document = didKeyDocument(did);
+    } else if(did.startsWith('did:web:') && didDocuments[did]) {
+      document = structuredClone(didDocuments[did]);
+    } else {
+      throw new Error(`refusing to load ${url}: not bundled`);
+    }
     if(fragment === undefined) {
       return {contextUrl: null, documentUrl: url, document};
     }
@@ -58,8 +71,38 @@ async function documentLoader(url) {
       throw new Error(`no verification method ${url}`);
     }
     return {contextUrl: null, documentUrl: url, document: {'@context': MULTIKEY_V1, ...method}};
-  }
-  throw new Error(`refusing to load ${url}: not bundled`);
+  };
+}
+
+const documentLoader = loaderWith();
+
+function statusChecker(statusLists = {}) {
+  return async function checkStatus({credential, suite, documentLoader: loader}) {
+    const issuer = credential.issuer?.id ?? credential.issuer;
+    for(const entry of [].concat(credential.credentialStatus ?? [])) {
+      const list = statusLists[entry.statusListCredential];
+      if(!list) {
+        return {verified: false, error: new Error(`status list ${entry.statusListCredential} not provided`)};
+      }
+      const listResult = await vc.verifyCredential({credential: list, suite, documentLoader: loader});
+      if(!listResult.verified) {
+        return {verified: false, error: new Error('the status list credential does not verify')};
+      }
+      const subject = list.credentialSubject;
+      if((list.issuer?.id ?? list.issuer) !== issuer || subject.statusPurpose !== entry.statusPurpose) {
+        return {verified: false, error: new Error('the status list does not match the entry')};
+      }
+      const bits = gunzipSync(Buffer.from(subject.encodedList.slice(1), 'base64url'));
+      const index = Number.parseInt(entry.statusListIndex, 10);
+      if(bits.length * 8 < 131072 || index >= bits.length * 8) {
+        return {verified: false, error: new Error('status list too short')};
+      }
+      if((bits[index >> 3] >> (7 - (index & 7))) & 1) {
+        return {verified: false, error: new Error(`credential status is set: ${entry.statusPurpose}`)};
+      }
+    }
+    return {verified: true};
+  };
 }
 
 function purposeFor({purpose = 'assertionMethod', challenge, domain}) {
@@ -92,9 +135,12 @@ async function sign({document, seed, created, purpose, challenge, domain}) {
   return {document: await vc.issue({credential: document, suite, documentLoader})};
 }
 
-async function verify({document, purpose, challenge, domain, now}) {
+async function verify({document, purpose, challenge, domain, now, didDocuments, statusLists}) {
   const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
-  const options = {suite, documentLoader, now: now ? new Date(now) : undefined};
+  const options = {suite, documentLoader: loaderWith(didDocuments), now: now ? new Date(now) : undefined};
+  if(statusLists) {
+    options.checkStatus = statusChecker(statusLists);
+  }
   let result;
   if(isPresentation(document)) {
     result = await vc.verify({presentation: document, challenge, domain, ...options});
