@@ -31,7 +31,7 @@ _SECRET_PATTERNS = [
         r"[^\s&,;\"']+"
     ),
     # The session cookie itself, with or without the __Host- prefix.
-    re.compile(r"(?i)((?:__Host-)?passerelle=)[^\s;,\"']+"),
+    re.compile(r"(?i)((?:__Host-)?passerelle(?:_\d+)?=)[^\s;,\"']+"),
 ]
 
 

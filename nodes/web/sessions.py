@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from sqlmodel import Session, col, delete
@@ -32,7 +33,11 @@ def token_hash(token: str) -> str:
 
 
 def cookie_name(node: NodeContext) -> str:
-    return "__Host-passerelle" if node.settings.https else "passerelle"
+    """``__Host-passerelle`` over HTTPS. Development nodes share the host ``localhost`` and browsers do not
+    separate cookies by port, so there the port is part of the name: two demo nodes keep separate sessions."""
+    if node.settings.https:
+        return "__Host-passerelle"
+    return f"passerelle_{urlsplit(node.settings.base_url).port or 80}"
 
 
 def node_of(request: Request) -> NodeContext:

@@ -18,12 +18,16 @@ def audit(live) -> list[AuditEvent]:
         return list(db.exec(select(AuditEvent).order_by(AuditEvent.id)))
 
 
+def cookie_name(live) -> str:
+    return "passerelle_" + live.url.rsplit(":", 1)[1]
+
+
 def session_cookie(client) -> str:
-    return client.cookies["passerelle"]
+    return next(value for name, value in client.cookies.items() if name.startswith("passerelle_"))
 
 
 def is_signed_in(live, cookie: str) -> bool:
-    with live.client(cookies={"passerelle": cookie}) as client:
+    with live.client(cookies={cookie_name(live): cookie}) as client:
         answer = client.get("/me", headers=HTML)
     assert answer.status_code in (200, 303)
     return answer.status_code == 200

@@ -31,6 +31,7 @@ from nodes.web.errors import database_unavailable
         ("refresh_token=8xLOxBtZp8&grant_type=refresh_token", "8xLOxBtZp8"),
         ("csrf_token=Zm9vYmFy", "Zm9vYmFy"),
         ("Cookie: passerelle=abc123; lang=fr", "abc123"),
+        ("Cookie: passerelle_8401=zz9yy8; lang=fr", "zz9yy8"),
         ("set __Host-passerelle=q1w2e3r4; Path=/", "q1w2e3r4"),
     ],
 )

@@ -149,8 +149,9 @@ async function verify({document, purpose, challenge, domain, now, didDocuments, 
   } else {
     result = await vc.verifyCredential({credential: document, ...options});
   }
+  const statusError = result.statusResult?.error;
   const error = result.error ? String(result.error.errors?.[0]?.message ?? result.error.message ?? result.error) :
-    undefined;
+    (statusError ? String(statusError.message ?? statusError) : undefined);
   return {verified: result.verified, error};
 }
 
