@@ -8,10 +8,7 @@ except under CI=true where that is a failure.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,25 +16,7 @@ from tests.e2e.browsing import invite
 from tests.seed import COMPANY_AFFILIATION, SCHOOL_AFFILIATION, seed_member
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "un mot de passe bien long"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but /usr/bin/chromium is missing: the browser test must not be skipped")
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
 
 
 def claim_and_sign_in(browser, link: str, email: str, locale: str, labels: dict[str, str]):
