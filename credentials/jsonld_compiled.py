@@ -77,6 +77,7 @@ class _Walk:
         """Emit a node object's statements in ``frame`` (its entry context); return its subject term."""
         if depth > MAX_DEPTH:
             raise Fallback("deeply nested")
+        self.values += 1 + len(element)  # counted generously: each value again where it is read
         if "@context" in element:
             frame = frame.embedded(self._context_urls(element["@context"]))
         type_scoped = frame
@@ -99,12 +100,16 @@ class _Walk:
                     raise Fallback("colliding or non-string @id")
                 subject = self.identify(frame.id_iri(value))
             elif expanded == "@type":
+                if isinstance(value, list):
+                    self.values += len(value)
                 for type_ in value if isinstance(value, list) else (value,):
                     if not isinstance(type_, str):
                         raise Fallback("non-string @type")
                     types.append(self.identify(type_scoped.vocab_iri(type_)))
             else:
                 properties.append((frame.prop(key), value))
+        if self.values > MAX_VALUES:
+            raise Fallback("large document")
         if subject is None:
             subject = self.fresh()
         quads = self.quads

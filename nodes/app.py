@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from nodes import keyring
 from nodes.clock import Clock, utc_now
 from nodes.context import NodeContext
-from nodes.observability import Metrics, record_request
+from nodes.observability import Metrics
 from nodes.settings import NodeSettings
 from nodes.storage.db import make_engine, upgrade
 from nodes.web import errors, limits
+from nodes.web.edge import SECURITY_HEADERS, Edge
 from nodes.web.pages import make_templates
-from nodes.web.sessions import apply_cookie
+
+__all__ = ["SECURITY_HEADERS", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
-
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
@@ -84,17 +76,4 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _install_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _edge(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # answered here, not by Starlette's outer handler, to keep headers and metrics
-            response = errors.unexpected_response(request, exc)
-        apply_cookie(request, response)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        record_request(request.app.state.metrics, request.method, route, response.status_code,
-                       time.perf_counter() - started)
-        return response
+    app.add_middleware(Edge)  # pure ASGI (nodes/web/edge.py): headers, cookie, metrics, masked errors

@@ -76,7 +76,7 @@ def change_state(node: NodeContext, credential_id: str, action: Action, reason: 
         raise StateProblem(409, "conflict", f"a {row.state} credential cannot be changed to {target}")
     with transaction(node.engine) as db:
         now = node.clock()
-        changed = db.exec(  # type: ignore[call-overload]
+        changed = db.exec(
             update(IssuedCredential)
             .where(col(IssuedCredential.id) == credential_id, col(IssuedCredential.state) == row.state)
             .values(state=target, state_reason=text, state_changed_at=now)

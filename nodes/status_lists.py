@@ -63,10 +63,10 @@ def allocate(db: Session, count: int, below: RandomBelow = secrets.randbelow) ->
     The reserving ``UPDATE`` is the transaction's first write and re-checks the room on the locked row.
     """
     open_number = (select(func.min(StatusList.number))
-                   .where(StatusList.allocated + count <= CAPACITY).scalar_subquery())
-    reserved = db.exec(  # type: ignore[call-overload]
+                   .where(col(StatusList.allocated) + count <= CAPACITY).scalar_subquery())
+    reserved = db.exec(
         update(StatusList)
-        .where(col(StatusList.number) == open_number, StatusList.allocated + count <= CAPACITY)
+        .where(col(StatusList.number) == open_number, col(StatusList.allocated) + count <= CAPACITY)
         .values(allocated=StatusList.allocated + count)
         .returning(col(StatusList.number))
     ).first()

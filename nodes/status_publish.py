@@ -45,7 +45,7 @@ def published_list(node: NodeContext, purpose: str, number: int) -> PublishedLis
         raise StatusListRollback(f"status list {name} is older than the one already published")
     url = list_url(node, purpose, number)
     unsigned = status_list_credential(
-        list_id=url, issuer=node.did, purpose=purpose,  # type: ignore[arg-type]
+        list_id=url, issuer=node.did, purpose=purpose,
         bitstring=decode_bitstring(row.encoded_list), valid_from=aware(row.updated_at),
         ttl_ms=row.ttl_seconds * 1000,
     )

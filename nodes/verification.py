@@ -99,7 +99,7 @@ class DatabaseChallenges:
         with transaction(self.node.engine) as db:
             dialect = db.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            inserted = db.exec(  # type: ignore[call-overload]
+            inserted = db.exec(
                 insert(table).values(challenge_hash=digest, used_at=self.node.clock())
                 .on_conflict_do_nothing(index_elements=["challenge_hash"])
                 .returning(table.c.challenge_hash)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from fastapi import Request
@@ -73,3 +74,9 @@ def provider_of(request: Request) -> Provider:
                 provider = build_provider(node_of(request))
                 state.oidc_provider = provider
     return provider
+
+
+def one_session(provider: Provider) -> AbstractContextManager[None]:
+    """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
+    store = provider.store
+    return store.one_session() if isinstance(store, SqlProviderStore) else nullcontext()

@@ -4,15 +4,23 @@ Each method is one short transaction. The two races that matter — a code used 
 twice — are settled by one conditional ``UPDATE ... WHERE used_at IS NULL`` whose row count says who won, which
 holds on SQLite and PostgreSQL alike and across workers. Revocations are written to the audit log in the same
 transaction as the revocation itself.
+
+Inside :meth:`SqlProviderStore.one_session` (the token, revocation, introspection and UserInfo routes) the calls of
+one request share one session, so one pooled connection, instead of opening one each, and read the client and the
+member's claims once; each write still commits on its own, so the races above are settled exactly as without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -22,17 +30,58 @@ from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.storage.db import transaction
-from nodes.storage.models import Affiliation, Member
+from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
 
 CLIENT_AUTH_THRESHOLD = 10
+
+
+@dataclass
+class _RequestScope:
+    """The session shared by the store calls of one request, and what was already read through it."""
+
+    db: Session
+    clients: dict[str, Client | None] = field(default_factory=dict)
+    members: dict[int, MemberClaims | None] = field(default_factory=dict)
+
+
+_scope: ContextVar[_RequestScope | None] = ContextVar("passerelle_oidc_store_scope", default=None)
+
+# The hot lookups as Core statements built once (SQLAlchemy caches their compiled form): a token by the hash of its
+# value (both hashes are unique, so indexed), a client by id, a live consent, a member and their affiliations, a
+# client's lockout. Rows are read by column name, like the ORM objects they replace, at a fraction of the cost.
+_TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
+_TOKEN_BY_HASH = {
+    "access_token": select(_TOKENS).where(_TOKENS.c.access_hash == bindparam("hash")),
+    "refresh_token": select(_TOKENS).where(_TOKENS.c.refresh_hash == bindparam("hash")),
+}
+_INSERT_TOKEN = insert(_TOKENS)
+_ROTATE = update(_TOKENS).where(
+    _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
+).values(refresh_used_at=bindparam("now"))
+_CLIENT = select(OidcClient.__table__).where(  # type: ignore[attr-defined]
+    OidcClient.__table__.c.client_id == bindparam("client_id")  # type: ignore[attr-defined]
+)
+_CONSENTS = OidcConsent.__table__  # type: ignore[attr-defined]
+_LIVE_CONSENT = select(_CONSENTS).where(
+    _CONSENTS.c.member_id == bindparam("member_id"), _CONSENTS.c.client_id == bindparam("client_id"),
+    _CONSENTS.c.revoked_at.is_(None),
+)
+_MEMBER = select(Member.__table__).where(Member.__table__.c.id == bindparam("member_id"))  # type: ignore[attr-defined]
+_AFFILIATIONS = Affiliation.__table__  # type: ignore[attr-defined]
+_AFFILIATIONS_OF = select(_AFFILIATIONS).where(_AFFILIATIONS.c.member_id == bindparam("member_id")).order_by(
+    _AFFILIATIONS.c.id
+)
+_LOCKED_UNTIL = select(LoginThrottle.__table__.c.locked_until).where(  # type: ignore[attr-defined]
+    LoginThrottle.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
+)
 
 
 def client_throttle_key(client_id: str) -> str:
     return f"client:{client_id}"
 
 
-def to_client(row: OidcClient) -> Client:
+def to_client(row: Any) -> Client:
     return Client(
         client_id=row.client_id, name=row.name, redirect_uris=tuple(row.redirect_uris),
         auth_method=row.auth_method, secret_hash=row.secret_hash,
@@ -42,7 +91,7 @@ def to_client(row: OidcClient) -> Client:
     )
 
 
-def _record(row: OidcToken) -> TokenRecord:
+def _record(row: Any) -> TokenRecord:
     return TokenRecord(
         id=row.id, family=row.family, client_id=row.client_id, member_id=row.member_id, access_hash=row.access_hash,
         scope=row.scope, claims=dict(row.claims), auth_time=aware(row.auth_time), issued_at=aware(row.issued_at),
@@ -52,16 +101,16 @@ def _record(row: OidcToken) -> TokenRecord:
     )
 
 
-def _row(token: TokenRecord) -> OidcToken:
-    return OidcToken(
+def _insert_token(db: Session, token: TokenRecord) -> None:
+    db.connection().execute(_INSERT_TOKEN, dict(
         family=token.family, code_id=token.code_id, client_id=token.client_id, member_id=token.member_id,
         access_hash=token.access_hash, refresh_hash=token.refresh_hash, scope=token.scope, claims=token.claims,
         auth_time=token.auth_time, issued_at=token.issued_at, access_expires_at=token.access_expires_at,
         refresh_expires_at=token.refresh_expires_at,
-    )
+    ))
 
 
-def member_claims_of(member: Member, affiliations: list[Affiliation], organisation: str) -> MemberClaims:
+def member_claims_of(member: Any, affiliations: list[Any], organisation: str) -> MemberClaims:
     """A member's releasable claims; affiliations as plain JSON (no row ids, no roster keys)."""
     return MemberClaims(
         local_id=member.public_id, given_name=member.given_name, family_name=member.family_name,
@@ -70,7 +119,7 @@ def member_claims_of(member: Member, affiliations: list[Affiliation], organisati
     )
 
 
-def _affiliation(row: Affiliation, organisation: str) -> dict[str, Any]:
+def _affiliation(row: Any, organisation: str) -> dict[str, Any]:
     fields = ("programme", "degree", "class_year") if row.kind == "school" else ("role", "department")
     out: dict[str, Any] = {"organisation": organisation, "kind": row.kind}
     out.update({name: getattr(row, name) for name in fields if getattr(row, name) is not None})
@@ -90,13 +139,59 @@ class SqlProviderStore:
         self.node = node
         self.engine = node.engine
 
-    def get_client(self, client_id: str) -> Client | None:
+    @contextmanager
+    def one_session(self) -> Iterator[None]:
+        """Share one session among the store calls made inside the block (by this thread / task)."""
+        if _scope.get() is not None:
+            yield
+            return
+        with Session(self.engine, expire_on_commit=False) as db:
+            token = _scope.set(_RequestScope(db))
+            try:
+                yield
+            finally:
+                _scope.reset(token)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        scope = _scope.get()
+        if scope is not None:
+            yield scope.db
+            return
         with Session(self.engine) as db:
-            row = db.get(OidcClient, client_id)
-            return to_client(row) if row is not None and row.disabled_at is None else None
+            yield db
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any exception (on the shared session too)."""
+        scope = _scope.get()
+        if scope is None:
+            with transaction(self.engine) as db:
+                yield db
+            return
+        db = scope.db
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        finally:
+            db.expunge_all()  # rows read later in the request come from the database, not the identity map
+
+    def get_client(self, client_id: str) -> Client | None:
+        scope = _scope.get()
+        if scope is not None and client_id in scope.clients:
+            return scope.clients[client_id]
+        with self._reading() as db:
+            row = db.connection().execute(_CLIENT, {"client_id": client_id}).first()
+            client = to_client(row) if row is not None and row.disabled_at is None else None
+        if scope is not None:
+            scope.clients[client_id] = client
+        return client
 
     def save_code(self, code: AuthorizationCode) -> None:
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             db.add(OidcCode(
                 code_hash=code.code_hash, client_id=code.client_id, member_id=code.member_id,
                 redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce, claims=code.claims,
@@ -105,7 +200,7 @@ class SqlProviderStore:
             ))
 
     def find_code(self, code_hash: str) -> AuthorizationCode | None:
-        with Session(self.engine) as db:
+        with self._reading() as db:
             row = db.exec(select(OidcCode).where(OidcCode.code_hash == code_hash)).first()
         if row is None:
             return None
@@ -117,7 +212,7 @@ class SqlProviderStore:
         )
 
     def consume_code(self, code_id: int, now: datetime) -> bool:
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             result = db.exec(  # type: ignore[call-overload]
                 update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
                 .values(used_at=now)
@@ -125,43 +220,38 @@ class SqlProviderStore:
             return bool(result.rowcount == 1)
 
     def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             result = db.exec(  # type: ignore[call-overload]
                 update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
                 .values(used_at=now)
             )
             if result.rowcount != 1:
                 return False
-            db.add(_row(record))
+            _insert_token(db, record)
             return True
 
     def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
-        with transaction(self.engine) as db:
-            result = db.exec(  # type: ignore[call-overload]
-                update(OidcToken)
-                .where(col(OidcToken.id) == token_id, col(OidcToken.refresh_used_at).is_(None),
-                       col(OidcToken.revoked_at).is_(None))
-                .values(refresh_used_at=now)
-            )
+        with self._writing() as db:
+            result = db.connection().execute(_ROTATE, {"token_id": token_id, "now": now})
             if result.rowcount != 1:
                 return False
-            db.add(_row(record))
+            _insert_token(db, record)
             return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
-        column = OidcToken.refresh_hash if kind == "refresh_token" else OidcToken.access_hash
-        with Session(self.engine) as db:
-            row = db.exec(select(OidcToken).where(column == token_hash)).first()
+        statement = _TOKEN_BY_HASH["refresh_token" if kind == "refresh_token" else "access_token"]
+        with self._reading() as db:
+            row = db.connection().execute(statement, {"hash": token_hash}).first()
         return _record(row) if row is not None else None
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         return self._revoke(col(OidcToken.family) == family, now, reason)
 
     def revoke_code_tokens(self, code_id: int, now: datetime) -> int:
-        with Session(self.engine) as db:
+        with self._reading() as db:
             families = list(db.exec(select(OidcToken.family).where(OidcToken.code_id == code_id)))
         if not families:
-            with transaction(self.engine) as db:
+            with self._writing() as db:
                 record(db, self.node.clock, "system", "oidc.code.reused", target=f"code:{code_id}", revoked=0)
             return 0
         return self._revoke(col(OidcToken.family).in_(families), now, "code_reused")
@@ -176,7 +266,7 @@ class SqlProviderStore:
         )
 
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             rows = list(db.exec(select(OidcToken).where(where, col(OidcToken.revoked_at).is_(None))))
             for row in rows:
                 row.revoked_at, row.revoked_reason = now, reason
@@ -188,28 +278,29 @@ class SqlProviderStore:
             return len(rows)
 
     def get_consent(self, member_id: int, client_id: str) -> Consent | None:
-        with Session(self.engine) as db:
-            row = db.exec(select(OidcConsent).where(
-                OidcConsent.member_id == member_id, OidcConsent.client_id == client_id,
-                col(OidcConsent.revoked_at).is_(None),
-            )).first()
+        with self._reading() as db:
+            row = db.connection().execute(_LIVE_CONSENT, {"member_id": member_id, "client_id": client_id}).first()
         if row is None:
             return None
         return Consent(member_id, client_id, frozenset(row.decided), frozenset(row.granted), aware(row.granted_at))
 
     def member_claims(self, member_id: int) -> MemberClaims | None:
-        with Session(self.engine) as db:
-            member = db.get(Member, member_id)
-            if member is None:
-                return None
-            affiliations = list(db.exec(
-                select(Affiliation).where(Affiliation.member_id == member_id).order_by(col(Affiliation.id))
-            ))
-        return member_claims_of(member, affiliations, self.node.settings.display_name)
+        scope = _scope.get()
+        if scope is not None and member_id in scope.members:
+            return scope.members[member_id]
+        claims = None
+        with self._reading() as db:
+            member = db.connection().execute(_MEMBER, {"member_id": member_id}).first()
+            if member is not None:
+                affiliations = list(db.connection().execute(_AFFILIATIONS_OF, {"member_id": member_id}))
+                claims = member_claims_of(member, affiliations, self.node.settings.display_name)
+        if scope is not None:
+            scope.members[member_id] = claims
+        return claims
 
     def seen_assertion(self, client_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
         key = hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             db.exec(  # type: ignore[call-overload]
                 OidcAssertionJti.__table__.delete().where(  # type: ignore[attr-defined]
                     col(OidcAssertionJti.expires_at) < now
@@ -225,11 +316,15 @@ class SqlProviderStore:
             return inserted is None  # RETURNING yields no row when the key was already there
 
     def client_auth_locked(self, client_id: str, now: datetime) -> bool:
-        return throttle.retry_after(self.node, [client_throttle_key(client_id)]) is not None
+        """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.retry_after` reads it)."""
+        key = client_throttle_key(client_id)
+        with self._reading() as db:
+            until = db.connection().execute(_LOCKED_UNTIL, {"key": key}).scalar()
+        return until is not None and aware(until) > now
 
     def client_auth_failed(self, client_id: str, now: datetime) -> None:
         if self.get_client(client_id) is None:
             return  # unknown ids are not counted: they would only fill the table
-        with transaction(self.engine) as db:
+        with self._writing() as db:
             throttle.register_failure(db, now, [(client_throttle_key(client_id), CLIENT_AUTH_THRESHOLD)])
             record(db, self.node.clock, "anonymous", "oidc.client.auth_failed", target=f"client:{client_id}")

@@ -1,17 +1,24 @@
 """Discovery, token, revocation, introspection and UserInfo endpoints: thin routes over the provider core.
 
-Each route reads the request once (:func:`nodes.oidc.adapter.oauth_request`) and calls the synchronous core from
-a plain ``def``. Token, introspection and UserInfo answers carry ``Cache-Control: no-store`` (SECURITY O22).
+These are the node's busiest endpoints, so each does the least it can: it reads the request once on the event loop
+(:func:`nodes.oidc.adapter.oauth_request`, called directly rather than as a FastAPI dependency), then makes one hop
+to a worker thread where the synchronous core runs, all its store calls sharing one database session. Token,
+introspection and UserInfo answers carry ``Cache-Control: no-store`` (SECURITY O22).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from federation.oidc.discovery import provider_metadata
-from nodes.oidc.adapter import OAuthRequest, to_response
-from nodes.oidc.node_provider import provider_of
+from federation.oidc.http import HttpRequest, HttpResponse
+from federation.oidc.provider import Provider
+from nodes.oidc.adapter import oauth_request, to_response
+from nodes.oidc.node_provider import one_session, provider_of
 
 router = APIRouter()
 
@@ -24,25 +31,40 @@ def openid_configuration(request: Request) -> JSONResponse:
 
 
 @router.post("/token")
-def token(request: Request, oauth: OAuthRequest) -> Response:
-    return to_response(provider_of(request).token(oauth))
+async def token(request: Request) -> Response:
+    return await _serve(request, Provider.token)
 
 
 @router.post("/revoke")
-def revoke(request: Request, oauth: OAuthRequest) -> Response:
-    return to_response(provider_of(request).revoke(oauth))
+async def revoke(request: Request) -> Response:
+    return await _serve(request, Provider.revoke)
 
 
 @router.post("/introspect")
-def introspect(request: Request, oauth: OAuthRequest) -> Response:
-    return to_response(provider_of(request).introspect(oauth))
+async def introspect(request: Request) -> Response:
+    return await _serve(request, Provider.introspect)
 
 
 @router.get("/userinfo")
-def userinfo_get(request: Request, oauth: OAuthRequest) -> Response:
-    return to_response(provider_of(request).userinfo(oauth))
+async def userinfo_get(request: Request) -> Response:
+    return await _serve(request, Provider.userinfo)
 
 
 @router.post("/userinfo")
-def userinfo_post(request: Request, oauth: OAuthRequest) -> Response:
-    return to_response(provider_of(request).userinfo(oauth))
+async def userinfo_post(request: Request) -> Response:
+    return await _serve(request, Provider.userinfo)
+
+
+Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
+
+
+async def _serve(request: Request, endpoint: Endpoint) -> Response:
+    """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread."""
+    oauth = await oauth_request(request)
+    return await run_in_threadpool(_answer, request, endpoint, oauth)
+
+
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:
+    provider = provider_of(request)
+    with one_session(provider):
+        return to_response(endpoint(provider, oauth))

@@ -18,6 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: anyio's default thread pool (where FastAPI runs ``def`` routes) has 40 threads.
+SQLITE_POOL_SIZE = 40
+PG_POOL_SIZE = 10
+PG_POOL_RECYCLE_SECONDS = 300
 
 
 def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
@@ -31,12 +35,22 @@ def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite"):
+        if ":memory:" not in url and url.rstrip("/") != "sqlite:":
+            # As many pooled connections as FastAPI's thread pool has threads: none is closed and reopened (with
+            # its PRAGMAs) under load. SQLite serialises writers itself, with the busy timeout below.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", 10)
+            kwargs.setdefault("pool_timeout", timeout)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # No pre-ping (a round trip before every checkout): a connection that died (server restarted, network cut)
+    # fails its first statement with a disconnect error, which answers 503 (nodes.web.errors) and makes SQLAlchemy
+    # invalidate every pooled connection, so the next requests reconnect by themselves. pool_recycle retires
+    # connections before a server or proxy idle timeout silently closes them.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=timeout,
-        connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
+        url, pool_pre_ping=False, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
+        pool_timeout=timeout, connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
     )
 
 

@@ -3,6 +3,8 @@
 - ``POST /credentials/issue``: an administrator, by session or with an API bearer token (``passerelle api-tokens
   add``); anyone else gets 401 (or 403 for a signed-in member who is not an administrator) before the body is
   read. Bad input is 400/422 problem+json, nothing stored, no index reserved (V13); ``Idempotency-Key`` (V14).
+  A session needs no CSRF token here: the body must be JSON, which another site's page can only send after a CORS
+  preflight that this node never answers, and the ``SameSite=Lax`` cookie is not sent with a cross-site POST.
 - ``POST /credentials/verify`` and ``POST /presentations/verify``: public; 200 with the result when verified, 400
   with the same result (``verified: false`` and every check) when not (V1).
 - ``GET /contexts/alumni/v1``: the bundled alumni context, the same bytes.

@@ -27,12 +27,17 @@ from credentials.errors import (
     ParsingError,
     UnsafeJsonLdError,
 )
-from credentials.jsonld_canon import _table, canonize, canonize_proof_config, canonize_reference
-from credentials.jsonld_compiled import MAX_DEPTH, MAX_VALUES, to_quads
+from credentials.jsonld_canon import (
+    _table,
+    canonize,
+    canonize_compiled,
+    canonize_proof_config,
+    canonize_reference,
+)
+from credentials.jsonld_compiled import MAX_DEPTH, MAX_VALUES
 from credentials.jsonld_frames import MAX_FRAMES, Fallback
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.rdfc import WorkBudget
-from credentials.rdfc_unique import canonicalize as canonicalize_unique
 from credentials.status.documents import status_list_entry
 from tests.credentials import jsonld_corpus
 from tests.credentials.di_support import TEST_LOADER, VECTORS, alumni_credential, read_json
@@ -53,10 +58,8 @@ PROOF_CONFIG = {
 
 
 def compiled(document: Any, loader: JsonLdLoader = TEST_LOADER, budget: WorkBudget | None = None) -> str:
-    """The compiled path alone; raises Fallback where it cannot be sure."""
-    table = _table(loader)
-    assert table is not None
-    return canonicalize_unique(to_quads(copy.deepcopy(document), table), budget or WorkBudget())
+    """The compiled path alone (on a copy, so that a mutation would show); raises Fallback where it is not sure."""
+    return canonize_compiled(copy.deepcopy(document), loader, budget=budget)
 
 
 def outcome(call: Any) -> tuple[str, str]:
@@ -221,6 +224,11 @@ def test_size_and_depth_limits_hold_on_the_compiled_path() -> None:
     with pytest.raises(Fallback):
         compiled(wide)
     assert outcome(lambda: canonize(wide, TEST_LOADER)) == outcome(lambda: canonize_reference(wide, TEST_LOADER))
+    many_types = alumni_credential(type=["VerifiableCredential"] + [f"T{n}" for n in range(60_000)])
+    with pytest.raises(Fallback):
+        compiled(many_types, budget=WorkBudget(max_quads=100_000))
+    with pytest.raises(UnsafeJsonLdError, match="too many values"):
+        canonize(many_types, TEST_LOADER, budget=WorkBudget(max_quads=100_000))
     nested: dict[str, Any] = {"name": "bottom"}
     for _ in range(MAX_DEPTH + 1):
         nested = {"knows": nested}
@@ -245,8 +253,9 @@ def test_loaders_that_change_how_contexts_load_never_take_the_compiled_path() ->
         def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
             return super().__call__(url, options)
 
-    assert _table(CountingLoader(test_mode=True)) is None
-    assert _table(JsonLdLoader(test_mode=True)) is not None
+    with pytest.raises(Fallback):
+        canonize_compiled(alumni_credential(), CountingLoader(test_mode=True))
+    assert canonize_compiled(alumni_credential(), JsonLdLoader(test_mode=True))
 
 
 def test_documents_cannot_grow_the_context_memos_without_bound() -> None:

@@ -240,3 +240,30 @@ def test_verifier_page_takes_an_upload_in_english_and_explains_bad_input(live_no
         empty = client.post("/verify", headers=HTML, data={"csrf_token": token, "document": " "})
         assert empty.status_code == 400 and "Paste a credential" in empty.text
         assert client.post("/verify", headers=HTML, data={"document": "{}"}).status_code == 403
+
+
+def test_verifier_page_checks_a_presentation_with_the_challenge_typed_in(live_node):
+    from datetime import UTC, datetime
+
+    from credentials import did_key, keys
+    from credentials.data_integrity import create_proof
+
+    live = live_node()
+    _alice(live)
+    row = _issue_for(live, "alice@ecole.example")
+    holder = keys.generate("Ed25519")
+    did = did_key.did_key_for(holder)
+    presentation = create_proof(
+        {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation"], "holder": did,
+         "verifiableCredential": [row.document]},
+        key=holder, verification_method=did_key.verification_method_id(did), loader=node_context(live).loader,
+        clock=lambda: datetime.now(UTC), proof_purpose="authentication", challenge="desk-42", domain="event.example")
+    with live.client(headers={"Accept-Language": "en"}) as client:
+        token = csrf_of(client.get("/verify", headers=HTML))
+        form = {"csrf_token": token, "document": json.dumps(presentation), "challenge": "desk-42",
+                "domain": "event.example"}
+        page = client.post("/verify", headers=HTML, data=form)
+        assert "Result for the presentation" in page.text and "Verified: every check passed." in page.text
+        assert "Credential 1 of the presentation" in page.text and "Holder&#39;s key" in page.text
+        replay = client.post("/verify", headers=HTML, data=form)
+        assert "Not verified" in replay.text and "replay" in replay.text
