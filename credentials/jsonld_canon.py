@@ -4,9 +4,12 @@ Pipeline (each step refuses rather than guesses):
 1. :meth:`JsonLdLoader.check_contexts` - only bundled context URLs, before any loader runs.
 2. :func:`credentials.jsonld_safety.prepare` - input pyld would drop or other implementations would read
    differently.
-3. pyld expansion with our loader, ``base=None`` and an ``on_property_dropped`` hook that refuses undefined terms.
-4. :func:`credentials.jsonld_safety.check_expanded` - relative or malformed IRIs, ``@index``.
-5. :func:`credentials.jsonld_rdf.to_quads` - expanded JSON-LD to RDF in linear time (pyld's is quadratic).
+3. pyld expansion with our loader, ``base=None``, an ``on_property_dropped`` hook that refuses undefined terms and
+   ``keepFreeFloatingNodes`` (pyld would silently drop a bare ``{"@id"}`` at the top level or in a graph).
+4. :func:`credentials.jsonld_safety.check_expanded` - relative or malformed IRIs, ``@index``, nodes in a graph
+   position that give no statement (jsonld.js safe mode's "object with only @id" and "empty object").
+5. :func:`credentials.jsonld_rdf.to_quads` - expanded JSON-LD to RDF in linear time (pyld's is quadratic); an
+   empty result (nothing to sign) is refused.
 6. :func:`credentials.rdfc.canonicalize` - RDFC-1.0 with correct escaping and a work budget.
 
 pyld's context caches are dictionaries and ``cachetools`` LRU caches shared between calls; step 3 runs under one
@@ -117,7 +120,10 @@ def expand(document: Mapping[str, Any], loader: JsonLdLoader) -> list[Any]:
     prepared = prepare(dict(document))
     processor = jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped)
     with _PYLD_LOCK:
-        expanded: list[Any] = _pyld(lambda: processor.expand(prepared, loader.pyld_options()))
+        # keepFreeFloatingNodes: pyld would otherwise drop a bare {"@id"} at the top level or in a graph without a
+        # word; check_expanded refuses it instead (jsonld.js safe mode: "object with only @id").
+        options = {**loader.pyld_options(), "keepFreeFloatingNodes": True}
+        expanded: list[Any] = _pyld(lambda: processor.expand(prepared, options))
     check_expanded(expanded)
     return expanded
 

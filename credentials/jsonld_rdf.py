@@ -38,6 +38,9 @@ def to_quads(expanded: list[Any]) -> list[Quad]:
     """The RDF statements of an expanded JSON-LD document (blank node labels are arbitrary but consistent)."""
     writer = _Writer()
     writer.nodes(expanded, None)
+    if not writer.quads:
+        # An empty canonical form would sign nothing: any document that says nothing would carry the signature.
+        raise UnsafeJsonLdError("the document gives no statement: there is nothing to sign")
     return writer.quads
 
 

@@ -11,7 +11,13 @@ Digital Bazaar cryptosuites turn on; this module is our equivalent, in two passe
   and lone surrogates; it returns
   a copy in which integral floats (``1.0``) are integers, as JSON-LD and JavaScript read them.
 - :func:`check_expanded` walks pyld's expanded output: every node ``@id``, ``@type`` and property must be an
-  absolute IRI (or blank node identifier where RDF allows one), language tags well formed, no ``@index``.
+  absolute IRI (or blank node identifier where RDF allows one), language tags well formed, no ``@index``; and
+  a node in a graph position (the top level, an ``@graph`` member - also of a ``@graph`` container such as
+  ``proof`` or ``verifiableCredential`` - or an ``@included`` member) must say something: a node there with
+  nothing but an ``@id`` (a bare reference to ``"proof": "did:example:x"``, a document that is only an ``id``)
+  or with nothing at all gives no statement, so its ``@id`` would not be signed. jsonld.js safe mode refuses
+  the same nodes ("object with only @id", "empty object"); pyld keeps them only because
+  :mod:`credentials.jsonld_canon` expands with ``keepFreeFloatingNodes`` (by default it drops them silently).
 
 Undefined terms are caught during expansion itself, through pyld's ``on_property_dropped`` hook (see
 :mod:`credentials.jsonld_canon`).
@@ -74,7 +80,8 @@ def _prepare(document: Any, depth: int, budget: list[int]) -> Any:
 
 
 def _check_object(node: Mapping[str, Any]) -> None:
-    if "@value" in node and node["@value"] is None:
+    if "@value" in node and node["@value"] is None and "@json" not in (node.get("@type"), node.get("type")):
+        # With "@type": "@json", null is the JSON literal "null" (signed, as in jsonld.js); otherwise it is dropped.
         raise UnsafeJsonLdError('a {"@value": null} would be dropped, not signed')
     if "@value" not in node and ("@language" in node or "@direction" in node):
         raise UnsafeJsonLdError("@language or @direction without @value would be dropped, not signed")
@@ -105,19 +112,39 @@ def _number(value: float) -> float | int:
 
 def check_expanded(expanded: list[Any]) -> None:
     """Refuse expanded JSON-LD from which ``to_rdf`` would drop or mangle a statement."""
-    stack: list[Any] = list(expanded)
+    stack: list[tuple[Any, bool]] = [(item, True) for item in expanded]  # (item, in a graph position)
     while stack:
-        item = stack.pop()
-        if not isinstance(item, dict):
+        item, in_graph = stack.pop()
+        if not isinstance(item, dict) or (in_graph and ("@value" in item or "@list" in item)):
             raise UnsafeJsonLdError("free-floating value would be dropped, not signed")
         if "@index" in item:
             raise UnsafeJsonLdError("@index values are not part of the signed statements")
         if "@value" in item:
             _check_value(item)
         elif "@list" in item:
-            stack.extend(item["@list"])
+            stack.extend((member, False) for member in item["@list"])
         else:
+            if in_graph and not _says_something(item):
+                raise UnsafeJsonLdError(_SILENT_NODE)
             stack.extend(_node_children(item))
+
+
+_SILENT_NODE = (
+    "a node with nothing but an @id (or nothing at all) at the top level or in a graph gives no statement; "
+    "its @id would not be signed"
+)
+
+
+def _says_something(node: Mapping[str, Any]) -> bool:
+    """Whether a node's ``@id`` is in a statement (as subject, reverse object or graph name), or, for a node
+    without ``@id``, whether it holds anything at all (``@included`` members are checked on their own)."""
+    for key, values in node.items():
+        if key == "@reverse":
+            if any(values.values()):
+                return True
+        elif key not in ("@id", "@included") and values:
+            return True
+    return "@id" not in node and bool(node.get("@included"))
 
 
 def _check_value(value: Mapping[str, Any]) -> None:
@@ -131,12 +158,13 @@ def _check_value(value: Mapping[str, Any]) -> None:
         raise UnsafeJsonLdError("@direction must be 'ltr' or 'rtl'")
 
 
-def _node_children(node: Mapping[str, Any]) -> list[Any]:
+def _node_children(node: Mapping[str, Any]) -> list[tuple[Any, bool]]:
     if "@id" in node:
         _check_iri(node["@id"], "@id", blank_ok=True)
     for type_ in node.get("@type", []):
         _check_iri(type_, "@type", blank_ok=True)
-    children: list[Any] = [*node.get("@graph", []), *node.get("@included", [])]
+    children: list[tuple[Any, bool]] = [(member, True) for member in (*node.get("@graph", []),
+                                                                     *node.get("@included", []))]
     reverse = node.get("@reverse", {})
     for key, values in [*node.items(), *reverse.items()]:
         if key in _NODE_KEYWORDS:
@@ -144,7 +172,7 @@ def _node_children(node: Mapping[str, Any]) -> list[Any]:
         if key.startswith("@"):
             raise UnsafeJsonLdError(f"unexpected keyword {key} in a node")
         _check_iri(key, "property")
-        children.extend(values)
+        children.extend((value, False) for value in values)
     return children
 
 

@@ -52,10 +52,12 @@ HAND_WRITTEN = {
     "lists": {"@context": CONTEXT, "id": "urn:x", "steps": {"@list": ["a", {"@list": [1, 2]}, {"name": "n"}, []]}},
     "empty-list": {"@context": CONTEXT, "id": "urn:x", "steps": {"@list": []}},
     "reverse": {"@context": CONTEXT, "id": "urn:x", "@reverse": {"memberOf": [{"id": "urn:y"}, {"name": "z"}]}},
-    "included": {"@context": CONTEXT, "id": "urn:x", "@included": [{"id": "urn:y", "name": "y"}]},
+    "included": {"@context": CONTEXT, "id": "urn:x", "name": "x", "@included": [{"id": "urn:y", "name": "y"}]},
     "named-graphs": {"@context": CONTEXT, "id": "urn:g", "@graph": [{"id": "urn:a", "knows": {"id": "_:b"}}]},
     "blank-graph": {"@context": CONTEXT, "holds": {"@graph": {"id": "_:b", "name": "inside"}}},
-    "shared-labels": {"@context": CONTEXT, "@graph": [{"id": "_:a", "knows": {"id": "_:b"}}, {"id": "_:b"}]},
+    "shared-labels": {
+        "@context": CONTEXT, "@graph": [{"id": "_:a", "knows": {"id": "_:b"}}, {"id": "_:b", "name": "b"}]
+    },
     "typed-values": {
         "@context": CONTEXT,
         "id": "urn:x",

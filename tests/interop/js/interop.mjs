@@ -2,6 +2,7 @@
 //
 // Reads {"requests": [...]} as JSON on stdin and writes {"results": [...]} on stdout, one result per request:
 //   {"op": "canonize", "document": {...}}                          -> {"nquads": "..."}
+//     (jsonld.js safe mode, as the cryptosuite runs it; a refusal also gives {"code": "<event code>"})
 //   {"op": "sign", "document": {...}, "seed": "<hex>", "created": "...",
 //    "purpose": "assertionMethod" | "authentication", "challenge": "...", "domain": "..."}
 //                                                                   -> {"document": {...}}
@@ -174,7 +175,13 @@ async function main() {
     } catch(e) {
       // jsonld.js wraps loader errors; keep the cause so tests can see our loader refused.
       const cause = e?.details?.cause?.message ?? e?.cause?.message;
-      results.push({error: String(e?.message ?? e) + (cause ? ` (cause: ${cause})` : '')});
+      const result = {error: String(e?.message ?? e) + (cause ? ` (cause: ${cause})` : '')};
+      // jsonld.js safe mode names the event it refused ("object with only @id", "empty object"...).
+      const code = e?.details?.event?.code ?? e?.details?.code;
+      if(typeof code === 'string') {
+        result.code = code;
+      }
+      results.push(result);
     }
   }
   process.stdout.write(JSON.stringify({results}));
