@@ -20,7 +20,7 @@ from typing import Any
 from federation.oidc.http import HttpRequest
 from nodes import keyring, members
 from nodes.context import NodeContext
-from nodes.oidc.node_provider import build_provider
+from nodes.oidc.node_provider import build_provider, one_session
 from nodes.settings import load_settings
 from nodes.storage.db import make_engine
 
@@ -70,13 +70,15 @@ def core_costs(client: Any, tokens: list[dict[str, Any]], rounds: int = 300,
     basic = base64.b64encode(f"{client.client_id}:{client.secret}".encode()).decode()
 
     def userinfo() -> None:
-        answer = provider.userinfo(HttpRequest("GET", f"{issuer}/userinfo", {"authorization": f"Bearer {access}"}))
+        with one_session(provider):  # as the route does: one database session for the request
+            answer = provider.userinfo(HttpRequest("GET", f"{issuer}/userinfo", {"authorization": f"Bearer {access}"}))
         assert answer.status == 200, answer.body
 
     def refresh() -> None:
         form = [("grant_type", "refresh_token"), ("refresh_token", chain[-1])]
         headers = {"authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"}
-        answer = provider.token(HttpRequest("POST", f"{issuer}/token", headers, (), form))
+        with one_session(provider):
+            answer = provider.token(HttpRequest("POST", f"{issuer}/token", headers, (), form))
         assert answer.status == 200, answer.body
         chain.append(answer.body["refresh_token"])
 

@@ -44,12 +44,12 @@ def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # No pre-ping (a round trip before every checkout): a connection that died (server restarted, network cut)
-    # fails its first statement with a disconnect error, which answers 503 (nodes.web.errors) and makes SQLAlchemy
-    # invalidate every pooled connection, so the next requests reconnect by themselves. pool_recycle retires
-    # connections before a server or proxy idle timeout silently closes them.
+    # Pre-ping stays: a connection that died (server restarted, failover, network cut) is replaced at checkout
+    # instead of failing a request or a caller using the engine directly. It costs one round trip per checkout;
+    # the hot OIDC endpoints check out once per request (nodes.oidc.store.SqlProviderStore.one_session).
+    # pool_recycle retires connections before a server or proxy idle timeout silently closes them.
     return create_engine(
-        url, pool_pre_ping=False, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
+        url, pool_pre_ping=True, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
         pool_timeout=timeout, connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
     )
 

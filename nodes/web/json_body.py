@@ -36,18 +36,18 @@ def parse_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_values: int
 def check_shape(value: Any, *, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> None:
     """Refuse a document nested deeper than ``max_depth`` or with more than ``max_values`` values (iteratively)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
-    count = 0
+    count = 1
     while stack:
         item, depth = stack.pop()
-        count += 1
+        if not isinstance(item, dict | list) or not item:
+            continue
+        if depth >= max_depth:  # its children would be one level too deep
+            raise _bad(f"the JSON document nests deeper than {max_depth} levels")
+        children = item.values() if isinstance(item, dict) else item
+        count += len(children)  # counted before they are walked: a 100,000-item array is refused at once
         if count > max_values:
             raise _bad(f"the JSON document has more than {max_values} values")
-        if depth > max_depth:
-            raise _bad(f"the JSON document nests deeper than {max_depth} levels")
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        stack.extend((child, depth + 1) for child in children)
 
 
 async def read_json(request: Request) -> Any:
