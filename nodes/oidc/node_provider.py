@@ -55,9 +55,28 @@ class KeyringKeys:
         return keys
 
 
+class IssuedCredentials:
+    """:class:`federation.oidc.store.AffiliationCredentialSource` on the node's issued credentials.
+
+    UserInfo hands out the member's live (active) affiliation credentials as issued and signed; it issues
+    nothing itself, so a read never writes.
+    """
+
+    def __init__(self, node: NodeContext) -> None:
+        self.node = node
+
+    def credentials_for(self, member_id: int, audience: str) -> list[dict[str, Any]]:
+        from nodes.credentials_service import member_credentials
+
+        return member_credentials(self.node, member_id)
+
+
 def build_provider(node: NodeContext) -> Provider:
     config = ProviderConfig(issuer=node.settings.base_url)
-    return Provider(config, SqlProviderStore(node), KeyringKeys(node), derive_salt(node.secret), node.clock)
+    return Provider(
+        config, SqlProviderStore(node), KeyringKeys(node), derive_salt(node.secret), node.clock,
+        credential_source=IssuedCredentials(node),
+    )
 
 
 _build_lock = threading.Lock()

@@ -23,9 +23,10 @@ from tests.e2e.platform_support import (
     sign_in_through_platform,
     start_platform,
 )
+from nodes.credentials_service import ensure_member_credentials
+from tests.nodes.oidc_flow import node_context
 from tests.seed import COMPANY_AFFILIATION, PASSWORD, SCHOOL_AFFILIATION, seed_member
 
-NO_CREDENTIAL = "No verifiable credential received"
 
 
 def _offers_credentials(live) -> bool:
@@ -35,9 +36,11 @@ def _offers_credentials(live) -> bool:
 
 def test_member_links_school_and_company_in_one_platform_session(live_node):
     school, company = live_node(kind="school"), live_node(kind="company")
-    seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    seed_member(company.node.engine, email="alice@acme.example", password=PASSWORD,
-                affiliations=[COMPANY_AFFILIATION])
+    alice_school = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    alice_company = seed_member(company.node.engine, email="alice@acme.example", password=PASSWORD,
+                                affiliations=[COMPANY_AFFILIATION])
+    for live, member in ((school, alice_school), (company, alice_company)):
+        assert ensure_member_credentials(node_context(live), member.id, actor="test")
     platform = start_platform({"school": ("École Test", school), "company": ("Test Company", company)})
     try:
         with httpx.Client(follow_redirects=True, timeout=15) as http:
@@ -48,10 +51,8 @@ def test_member_links_school_and_company_in_one_platform_session(live_node):
             assert "From École Test" in page.text and "From Test Company" in page.text
             assert "Génie civil" in page.text and "Data engineer" in page.text
             for live in (school, company):
-                if _offers_credentials(live):
-                    assert "Verified:" in page.text
-                else:
-                    assert NO_CREDENTIAL in page.text
+                assert _offers_credentials(live)
+            assert page.text.count("Verified:") == 2 and "Not verified" not in page.text
     finally:
         platform.stop()
 

@@ -188,3 +188,29 @@ def test_revocations_are_in_the_audit_log(setup):
         actions = [e.action for e in db.exec(select(AuditEvent))]
     assert "oidc.tokens.revoked" in actions and "oidc.consent.granted" in actions
     assert "oidc.client.created" in actions
+
+
+def test_affiliations_scope_also_hands_out_the_signed_credentials_which_verify(setup):
+    from nodes.credentials_service import ensure_member_credentials
+
+    live, member, browser = setup
+    issued = ensure_member_credentials(flow.node_context(live), member.id, actor="test")
+    assert issued, "the seeded member has an affiliation, so a credential is issued"
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid affiliations", ["affiliations"])
+    received = flow.userinfo(live, tokens["access_token"]).json()["affiliation_credentials"]
+    assert received == issued
+    with live.client() as http:
+        assert "affiliation_credentials" in http.get("/.well-known/openid-configuration").json()["claims_supported"]
+        verdict = http.post("/credentials/verify", json={"verifiableCredential": received[0]})
+    assert verdict.status_code == 200 and verdict.json()["verified"] is True
+
+
+def test_credentials_are_not_handed_out_without_the_affiliations_consent(setup):
+    from nodes.credentials_service import ensure_member_credentials
+
+    live, member, browser = setup
+    ensure_member_credentials(flow.node_context(live), member.id, actor="test")
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid affiliations", [])
+    assert "affiliation_credentials" not in flow.userinfo(live, tokens["access_token"]).json()
