@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from nodes.credentials_service import ensure_member_credentials
 from tests.conftest import free_port
 from tests.e2e.browsing import HTML, csrf_of, sign_in
 from tests.e2e.platform_support import (
@@ -23,10 +24,8 @@ from tests.e2e.platform_support import (
     sign_in_through_platform,
     start_platform,
 )
-from nodes.credentials_service import ensure_member_credentials
 from tests.nodes.oidc_flow import node_context
 from tests.seed import COMPANY_AFFILIATION, PASSWORD, SCHOOL_AFFILIATION, seed_member
-
 
 
 def _offers_credentials(live) -> bool:
