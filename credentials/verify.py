@@ -46,6 +46,7 @@ from credentials.verification_result import (
     Validity,
     skipped,
 )
+from credentials.verify_memo import SuccessMemo, digest
 
 log = logging.getLogger("passerelle.credentials.verify")
 RetrieveList = Callable[[str], Mapping[str, Any]]
@@ -78,6 +79,8 @@ class CredentialVerifier:
     issuer_trust: IssuerTrust
     leeway: timedelta = timedelta(seconds=60)
     budget: Callable[[], WorkBudget | None] = field(default=lambda: None)
+    #: Status list credentials that verified recently (a node passes one that outlives a request); see verify_memo.
+    verified_lists: SuccessMemo | None = None
 
     def verify(self, credential: object) -> CredentialResult:
         """Run every check on ``credential`` and return the result; never raises for a bad credential."""
@@ -139,11 +142,23 @@ class CredentialVerifier:
         return Check("status", "passed", f"not revoked and not suspended (checked: {purposes})"), "active"
 
     def _verify_list(self, list_credential: Mapping[str, Any]) -> None:
-        """The status list credential must itself verify: structure, context, proof, issuer key, validity."""
+        """The status list credential must itself verify: structure, context, proof, issuer key, validity.
+
+        With ``verified_lists``, the same document (byte for byte) that passed within the memo's TTL is not
+        canonicalized and its signature not checked again; its validity window is checked every time.
+        """
+        key = digest(list_credential) if self.verified_lists is not None else None
+        if key is not None and self.verified_lists is not None and self.verified_lists.passed(key):
+            validity, _ = _validity(list_credential, self.clock(), self.leeway)
+            if not validity.passed:
+                raise StatusVerificationError(f"the status list's validity check failed: {validity.reason}")
+            return
         result = self._verify(list_credential, with_status=False)
         for check in result.checks:
             if not check.passed:
                 raise StatusVerificationError(f"the status list's {check.name} check failed: {check.reason}")
+        if key is not None and self.verified_lists is not None:
+            self.verified_lists.remember(key)
 
     def _trusted(self, issuer: str) -> bool:
         try:

@@ -48,6 +48,17 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn's worker processes import (``passerelle serve --workers N``): settings from
+    ``$PASSERELLE_CONFIG`` and the ``PASSERELLE_*`` variables, as the parent process validated them."""
+    from nodes.observability import configure_logging
+    from nodes.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 def _include_routers(app: FastAPI) -> None:
     from nodes.web import auth, home, member, ops, wellknown
 

@@ -113,8 +113,9 @@ def keys_list() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port; default is the base URL's port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes (one per core).")] = 1,
 ) -> None:
-    """Serve the node with uvicorn (JSON logs)."""
+    """Serve the node with uvicorn (JSON logs); with ``--workers N``, N processes share the port."""
     import uvicorn
 
     from nodes.app import create_app
@@ -133,7 +134,15 @@ def serve(
     from urllib.parse import urlsplit
 
     listen_port = port or urlsplit(node.base_url).port or 8000
-    uvicorn.run(application, host=host, port=listen_port, log_config=None, access_log=False)
+    if workers == 1:
+        uvicorn.run(application, host=host, port=listen_port, log_config=None, access_log=False)
+        return
+    import os  # the workers are new processes: they rebuild the app from the same file, checked above
+
+    if _State.config is not None:
+        os.environ["PASSERELLE_CONFIG"] = str(_State.config.resolve())
+    uvicorn.run("nodes.app:app_from_environment", factory=True, workers=workers, host=host, port=listen_port,
+                log_config=None, access_log=False)
 
 
 def _startup_problem(exc: SQLAlchemyError | OSError) -> str:

@@ -7,11 +7,16 @@
 - Trust: until federation trust exists, the node trusts itself and the DIDs of its ``trusted_issuers`` setting;
   every decision says so, so a reader knows what "trusted" rests on.
 - Presentation challenges: remembered in the database (hashed), so any worker refuses a replay (V15).
+- Repeated work: a DID document that expanded safely and a status list credential that verified are remembered,
+  byte for byte, for a minute (:mod:`credentials.verify_memo`); a verifier serving many requests for a cached
+  issuer then canonicalizes and checks a signature only for the credential itself (bench/verify_http.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +27,7 @@ from credentials.key_resolution import key_resolver
 from credentials.status.errors import StatusRetrievalError
 from credentials.verification_result import CredentialResult, IssuerTrust, PresentationResult, TrustDecision
 from credentials.verify import CredentialVerifier
+from credentials.verify_memo import SuccessMemo, digest
 from credentials.verify_presentation import verify_presentation
 from nodes import keyring
 from nodes.context import NodeContext
@@ -55,11 +61,39 @@ def node_verifier(node: NodeContext) -> CredentialVerifier:
         local=lambda did: keyring.did_doc(node.engine, node.did) if did == node.did else None,
     )
     return CredentialVerifier(loader=node.loader, resolve_key=resolve, clock=node.clock,
-                              retrieve_status_list=lambda url: _retrieve(node, url), issuer_trust=node_trust(node))
+                              retrieve_status_list=lambda url: _retrieve(node, url), issuer_trust=node_trust(node),
+                              verified_lists=_memos(node).lists)
+
+
+class _Memos:
+    """What a node's verifiers remember between requests (credentials/verify_memo.py says why it is safe)."""
+
+    def __init__(self, node: NodeContext) -> None:
+        self.lists = SuccessMemo(node.clock)
+        self.did_documents = SuccessMemo(node.clock)
+
+
+_MEMOS: weakref.WeakKeyDictionary[object, _Memos] = weakref.WeakKeyDictionary()
+_MEMOS_LOCK = threading.Lock()
+
+
+def _memos(node: NodeContext) -> _Memos:
+    """One set of memos per node, kept with its JSON-LD loader (built once per node)."""
+    with _MEMOS_LOCK:
+        memos = _MEMOS.get(node.loader)
+        if memos is None:
+            memos = _MEMOS[node.loader] = _Memos(node)
+        return memos
 
 
 def _check_jsonld(node: NodeContext, document: Mapping[str, Any]) -> None:
+    """A DID document must expand with the bundled contexts only (D5); an exact document that did is remembered."""
+    memo = _memos(node).did_documents
+    key = digest(document)
+    if memo.passed(key):
+        return
     jsonld_canon.expand(document, node.loader)
+    memo.remember(key)
 
 
 def _retrieve(node: NodeContext, url: str) -> Mapping[str, Any]:
