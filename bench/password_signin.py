@@ -22,7 +22,6 @@ concurrent visitors are a lower bound.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import secrets
@@ -33,15 +32,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from oidc_flows import argon2_parameters, postgres_database  # noqa: E402
 
 from nodes import keyring, members  # noqa: E402
 from nodes.settings import load_settings  # noqa: E402
@@ -51,12 +49,6 @@ from nodes.storage.models import Member  # noqa: E402
 EMAIL = "bench.member@bench.example.org"
 PASSWORD = "correct horse battery staple, benchmarked"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def argon2_parameters() -> str:
-    mib = members.ARGON2_MEMORY_KIB / 1024
-    return (f"argon2id m={mib:g} MiB t={members.ARGON2_TIME_COST} p={members.ARGON2_PARALLELISM} "
-            "(the OWASP Password Storage Cheat Sheet minimum)")
 
 
 def free_port() -> int:
@@ -214,22 +206,6 @@ def main() -> None:
     if args.postgres:
         with postgres_database(args.postgres) as url:
             run("PostgreSQL", url, args.seconds, levels)
-
-
-@contextlib.contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A fresh database on the server of ``url``, dropped at the end."""
-    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = "passerelle_bench_" + secrets.token_hex(4)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
