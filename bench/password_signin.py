@@ -27,7 +27,6 @@ import re
 import secrets
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oidc_flows import argon2_parameters, postgres_database  # noqa: E402
+from oidc_flows import argon2_parameters, postgres_database, start_node  # noqa: E402
 
 from nodes import keyring, members  # noqa: E402
 from nodes.settings import load_settings  # noqa: E402
@@ -81,25 +80,6 @@ def prepare_node(folder: Path, port: int, database_url: str) -> Path:
         ))
     engine.dispose()
     return config
-
-
-def start_node(config: Path, port: int) -> subprocess.Popen[bytes]:
-    """``passerelle serve``: uvicorn, one worker, on the loopback port."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSERELLE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from nodes.cli import main; main()", "--config", str(config), "serve",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://localhost:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the node did not start")
 
 
 def bench_verify(seconds: float) -> None:
@@ -176,7 +156,7 @@ def run(label: str, database_url: str, seconds: float, concurrency: list[int]) -
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         config = prepare_node(Path(folder), port, database_url)
-        process = start_node(config, port)
+        process = start_node(config, port, cpu=None)
         try:
             base = f"http://localhost:{port}"
             print(f"{label}: one uvicorn worker on {base}")
