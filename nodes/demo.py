@@ -157,8 +157,9 @@ def show(nodes: list[DemoNode], platform: PlatformConfig) -> None:
         console.print(f"[bold]{n.name}[/bold]  {n.url}", soft_wrap=True)
         console.print(f"  admin login        {n.admin_email} / {n.admin_password}", soft_wrap=True)
         console.print(f"  member invitation  {n.invitation or '(every member has claimed an account)'}", soft_wrap=True)
-        console.print(f"  invitation e-mails {n.outbox}\n", soft_wrap=True)
-    console.print("Press Ctrl-C to stop. Data is kept in .demo/ for the next start.")
+        console.print(f"  invitation e-mails {n.outbox}", soft_wrap=True)
+        console.print(f"  data               {n.outbox.parent}\n", soft_wrap=True)
+    console.print("Press Ctrl-C to stop. Each node keeps its data folder for the next start.")
 
 
 def main(argv: list[str] | None = None) -> None:
