@@ -112,7 +112,7 @@ class SigningKey:
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     def private_pkcs8(self) -> bytes:
-        """The private key as unencrypted PKCS#8 DER, only to be sealed at once by the caller."""
+        """The private key as unencrypted PKCS#8 DER, only to be sealed at once or handed to a signing worker."""
         return bytes(
             self._private.private_bytes(
                 serialization.Encoding.DER,

@@ -27,8 +27,9 @@ class NodeContext:
     secret: bytes = field(repr=False)
     clock: Clock = utc_now
 
-    @property
+    @cached_property
     def did(self) -> str:
+        """The node's ``did:web``, derived once from ``base_url`` (settings do not change while a node runs)."""
         return did_from_base_url(self.settings.base_url)
 
     # Built on first use, once per node: the JSON-LD loader owns the resolved-context cache, the fetcher owns the

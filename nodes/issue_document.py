@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -60,7 +61,7 @@ def issue_document(node: NodeContext, body: object, *, actor: str, ip: str | Non
     with Session(node.engine) as db:
         if db.get(IssuedCredential, credential["id"]) is not None:
             raise IssuanceProblem(409, "conflict", "a credential with this id has already been issued")
-    pending = Pending(credential["id"], credential_type, lambda entries: {**credential, "credentialStatus": entries})
+    pending = Pending(credential["id"], credential_type, partial(_with_status, credential))
     try:
         [row] = issue(node, [pending], actor=actor, ip=ip, idempotency=idempotency)
     except IntegrityError:
@@ -119,3 +120,7 @@ def _refuse_status(value: object) -> None:
         except CredentialError as exc:
             raise IssuanceProblem(400, exc.code, f"credentialStatus: {str(exc)[:300]}") from exc
     raise IssuanceProblem(400, "MALFORMED_VALUE_ERROR", "credentialStatus is assigned by this node; leave it out")
+
+
+def _with_status(credential: dict[str, Any], *, credential_status: list[dict[str, str]]) -> dict[str, Any]:
+    return {**credential, "credentialStatus": credential_status}

@@ -4,11 +4,12 @@ Privacy (SECURITY S8): indexes are drawn at random among the free ones of a list
 as full at half (so draws stay fast and the herd stays large), and the published URL ``/status/{purpose}/{number}``
 carries nothing about any holder.
 
-Allocation happens inside the caller's issuance transaction (:func:`allocate`): its first statement reserves room in
-the open list with one conditional ``UPDATE`` (a row lock on PostgreSQL, the write lock on SQLite), so concurrent
-issuers never draw from the same list at once; the ``UNIQUE (status_list, status_index)`` constraint stays as the
-last wall (B4). A rollback returns the reservation with everything else: a crash leaves no credential without its
-index and no index used twice.
+Allocation is optimistic: :func:`draw` picks free random indexes before the credentials are signed (signing a
+roster runs on every CPU, outside any transaction), and :func:`reserve` counts them in the transaction that records
+the credentials, with one conditional ``UPDATE``; the ``UNIQUE (status_list, status_index)`` constraint is the wall
+against two issuers that drew the same index at once (B4): the later one draws again and signs again. A rollback
+returns the reservation with everything else: a crash leaves no credential without its index and no index used
+twice.
 
 The truth is each credential's ``state``; :func:`rebuild` re-derives every bitstring from it at start-up. Versions
 only grow; :mod:`nodes.status_high_water` keeps the last published version of each list outside the database, so
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import func, update
@@ -57,32 +58,48 @@ def status_entries(node: NodeContext, number: int, index: int) -> list[dict[str,
             for purpose in ISSUED_PURPOSES]
 
 
-def allocate(db: Session, count: int, below: RandomBelow = secrets.randbelow) -> tuple[int, list[int]]:
-    """Reserve ``count`` free random indexes of one list in the caller's transaction; :class:`NoOpenList` if none.
+def draw(db: Session, count: int, below: RandomBelow = secrets.randbelow,
+         holding: Mapping[int, Collection[int]] | None = None) -> tuple[int, list[int]]:
+    """Choose ``count`` free random indexes of the first list with room; :class:`NoOpenList` if none has any.
 
-    The reserving ``UPDATE`` is the transaction's first write and re-checks the room on the locked row.
+    Read-only: nothing is reserved until :func:`reserve` runs in the transaction that records the credentials, so a
+    batch that fails to sign or to record leaves no trace. ``holding`` names the indexes that this process has drawn
+    for batches still being signed, so that a pipeline of batches never draws one twice; a concurrent issuer may
+    still draw the same index, and the ``UNIQUE (status_list, status_index)`` constraint makes the slower one draw
+    again (B4).
     """
-    open_number = (select(func.min(StatusList.number))
-                   .where(col(StatusList.allocated) + count <= CAPACITY).scalar_subquery())
+    holding = holding or {}
+    lists = db.exec(select(StatusList.number, StatusList.allocated).order_by(col(StatusList.number))).all()
+    for number, allocated in lists:
+        held = holding.get(number, ())
+        if allocated + len(held) + count <= CAPACITY:
+            return number, _free_indexes(db, number, count, below, held)
+    raise NoOpenList
+
+
+def reserve(db: Session, number: int, count: int) -> None:
+    """Count ``count`` more indexes of list ``number`` as used, in the recording transaction.
+
+    The conditional ``UPDATE`` re-checks the room on the locked row (a row lock on PostgreSQL, the write lock on
+    SQLite); :class:`NoOpenList` if another issuer filled the list meanwhile.
+    """
     reserved = db.exec(
         update(StatusList)
-        .where(col(StatusList.number) == open_number, col(StatusList.allocated) + count <= CAPACITY)
+        .where(col(StatusList.number) == number, col(StatusList.allocated) + count <= CAPACITY)
         .values(allocated=StatusList.allocated + count)
         .returning(col(StatusList.number))
     ).first()
     if reserved is None:
         raise NoOpenList
-    number = int(reserved[0])
-    return number, _free_indexes(db, number, count, below)
 
 
-def _free_indexes(db: Session, number: int, count: int, below: RandomBelow) -> list[int]:
+def _free_indexes(db: Session, number: int, count: int, below: RandomBelow, held: Collection[int]) -> list[int]:
     chosen: dict[int, None] = {}
     for _ in range(64):
         missing = count - len(chosen)
         if missing == 0:
             break
-        draws = {below(LIST_ENTRIES) for _ in range(missing * 2 + 2)} - chosen.keys()
+        draws = {below(LIST_ENTRIES) for _ in range(missing * 2 + 2)} - chosen.keys() - set(held)
         taken = set(db.exec(select(IssuedCredential.status_index).where(
             IssuedCredential.status_list == number, col(IssuedCredential.status_index).in_(draws))))
         for index in draws - taken:

@@ -25,10 +25,10 @@ def _plain(node, **extra):
     """A minimal VC 2.0 credential in the node's name (the VC 2.0 context defines every term used)."""
     credential_id = new_credential_id()
 
-    def build(entries):
+    def build(*, credential_status):
         return {"@context": [V2], "id": credential_id, "type": ["VerifiableCredential"], "issuer": node.did,
                 "validFrom": "2025-01-01T00:00:00Z", "credentialSubject": {"id": "did:example:holder", **extra},
-                "credentialStatus": entries}
+                "credentialStatus": credential_status}
 
     return Pending(credential_id, "VerifiableCredential", build)
 
@@ -129,3 +129,40 @@ def test_bulk_issuance_reports_an_affiliation_it_cannot_state_and_issues_the_oth
     report = issue_affiliations(node, ids, actor="test")
     assert len(report.issued) == 2 and [i for i, _ in report.skipped] == [ids[1]]
     assert "cannot carry role" in report.skipped[0][1] and allocated(node) == 2
+
+
+def test_a_roster_is_signed_by_worker_processes_in_a_pipeline_of_batches(make_node, monkeypatch):
+    """Above the pool threshold, batches go to a process pool while the next ones are drawn: every index is still
+    distinct, the counters agree with the rows, a bad affiliation is skipped without an index, and the credentials
+    signed in the workers verify here."""
+    import nodes.issuance as issuance
+    from nodes.signing_pool import PoolSigner
+
+    node = context(make_node())
+    ids = seed_alumni(node, 25)
+    with transaction(node.engine) as db:
+        from nodes.storage.models import Affiliation
+
+        broken = db.get(Affiliation, ids[7])
+        broken.role = "Data engineer"
+        db.add(broken)
+    pools = []
+
+    class CountedPool(PoolSigner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(issuance, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(issuance, "BATCH", 4)  # seven batches, several in flight at once
+    monkeypatch.setattr(issuance, "available_cpus", lambda: 2)
+    monkeypatch.setattr(issuance, "PoolSigner", CountedPool)
+    progress = []
+    report = issue_affiliations(node, ids, actor="test", progress=lambda done, total: progress.append(done))
+    assert len(pools) == 1
+    assert len(report.issued) == 24 and [i for i, _ in report.skipped] == [ids[7]]
+    assert "cannot carry role" in report.skipped[0][1]
+    indexes = [(row.status_list, row.status_index) for row in rows(node)]
+    assert len(indexes) == len(set(indexes)) == 24 == allocated(node)
+    assert progress[-1] == 25 and progress == sorted(progress)
+    assert all(verify_credential_for(node, row.document).verified for row in report.issued[::6])
