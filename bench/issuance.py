@@ -9,7 +9,7 @@ is printed beside issue 3's target (100,000 members in under 60 s on a 2-core ma
 what it measured: every affiliation has exactly one credential, no status index is used twice, and a sample of
 credentials verifies. ``--profile FILE`` writes a cProfile of the issuance step.
 
-    .venv/bin/python bench/issuance.py [--members 100000] [--postgres URL] [--sqlite-only] [--profile FILE]
+    .venv/bin/python bench/issuance.py [--members 100000] [--postgres URL] [--sqlite-only | --postgres-only] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -115,9 +115,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=TARGET_MEMBERS)
     parser.add_argument("--postgres", default=os.environ.get("PASSERELLE_TEST_POSTGRES_URL"))
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--profile", help="write a cProfile of the issuance step to FILE.<database>")
     args = parser.parse_args()
-    run("SQLite", "", args.members, args.profile)
+    if not args.postgres_only:
+        run("SQLite", "", args.members, args.profile)
     if args.postgres and not args.sqlite_only:
         url = make_url(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
         admin = create_engine(url, isolation_level="AUTOCOMMIT")

@@ -136,11 +136,11 @@ def issue(node: NodeContext, items: Sequence[Pending], *, actor: str, ip: str | 
 
 
 def _draw(node: NodeContext, count: int, below: RandomBelow,
-          holding: dict[int, set[int]] | None = None) -> tuple[int, list[int]]:
+          known: dict[int, set[int]] | None = None) -> tuple[int, list[int]]:
     for _ in range(ATTEMPTS):
         with Session(node.engine) as db:
             try:
-                return draw(db, count, below, holding)
+                return draw(db, count, below, known)
             except NoOpenList:
                 pass
         _open_list(node)
@@ -251,10 +251,12 @@ def issue_affiliations(node: NodeContext, affiliation_ids: Sequence[int], *, act
     """
     cpus = available_cpus()
     if len(affiliation_ids) < POOL_THRESHOLD or cpus < 2:
-        return _Roster(node, actor, ip, open_badge, progress, in_process_signer(node)).run(affiliation_ids)
+        return _Roster(node, actor, ip, open_badge, progress, in_process_signer(node),
+                       secrets.randbelow).run(affiliation_ids)
     key = keyring.current_signing_key(node.engine, node.secret, "credentials")
     with PoolSigner(key, f"{node.did}#{key.kid}", cpus) as pool:
-        return _Roster(node, actor, ip, open_badge, progress, pool, depth=cpus).run(affiliation_ids)
+        return _Roster(node, actor, ip, open_badge, progress, pool, secrets.randbelow,
+                           depth=cpus).run(affiliation_ids)
 
 
 @dataclass
@@ -271,11 +273,11 @@ class _Roster:
     """The pipeline of one bulk issuance: up to ``depth`` batches are being signed while one is recorded."""
 
     def __init__(self, node: NodeContext, actor: str, ip: str | None, open_badge: bool,
-                 progress: Progress | None, signer: Signer, depth: int = 0) -> None:
+                 progress: Progress | None, signer: Signer, below: RandomBelow, depth: int = 0) -> None:
         self.node, self.actor, self.ip, self.open_badge = node, actor, ip, open_badge
-        self.progress, self.signer, self.depth = progress, signer, depth
+        self.progress, self.signer, self.below, self.depth = progress, signer, below, depth
         self.report = IssueReport()
-        self.holding: dict[int, set[int]] = {}
+        self.known: dict[int, set[int]] = {}  # indexes taken or drawn, per list (nodes.status_lists.draw)
         self.done = 0
 
     def run(self, affiliation_ids: Sequence[int]) -> IssueReport:
@@ -298,14 +300,12 @@ class _Roster:
         now = self.node.clock()
         if not items:
             return _Batch([], 0, [], now, self.signer.submit([], now), len(chunk))
-        number, indexes = _draw(self.node, len(items), secrets.randbelow, self.holding)
-        self.holding.setdefault(number, set()).update(indexes)
+        number, indexes = _draw(self.node, len(items), self.below, self.known)
         return _Batch(items, number, indexes, now, self.signer.submit(_jobs(self.node, items, number, indexes), now),
                       len(chunk))
 
     def _settle(self, batch: _Batch, total: int) -> None:
         outcomes = batch.signing.result()
-        self.holding.get(batch.number, set()).difference_update(batch.indexes)
         signed = []
         for item, index, outcome in zip(batch.items, batch.indexes, outcomes, strict=True):
             if isinstance(outcome, CredentialError):
@@ -318,7 +318,7 @@ class _Roster:
             except (NoOpenList, IntegrityError):
                 # Another issuer took the list's last room or one of these indexes: issue them again from the start.
                 self.report.issued += issue(self.node, [item for item, _, _ in signed], actor=self.actor, ip=self.ip,
-                                            signer=self.signer)
+                                            below=self.below, signer=self.signer)
         self.done += batch.covered
         if self.progress is not None:
             self.progress(min(self.done, total), total)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, update
@@ -59,21 +59,30 @@ def status_entries(node: NodeContext, number: int, index: int) -> list[dict[str,
 
 
 def draw(db: Session, count: int, below: RandomBelow = secrets.randbelow,
-         holding: Mapping[int, Collection[int]] | None = None) -> tuple[int, list[int]]:
+         known: dict[int, set[int]] | None = None) -> tuple[int, list[int]]:
     """Choose ``count`` free random indexes of the first list with room; :class:`NoOpenList` if none has any.
 
     Read-only: nothing is reserved until :func:`reserve` runs in the transaction that records the credentials, so a
-    batch that fails to sign or to record leaves no trace. ``holding`` names the indexes that this process has drawn
-    for batches still being signed, so that a pipeline of batches never draws one twice; a concurrent issuer may
-    still draw the same index, and the ``UNIQUE (status_list, status_index)`` constraint makes the slower one draw
-    again (B4).
+    batch that fails to sign or to record leaves no trace. A bulk issuer passes ``known``, its own record of the
+    indexes taken in each list: a list's used indexes are then read once, in one query, and every index drawn is
+    added to it, so a pipeline of batches never draws one twice and never asks the database again. A concurrent
+    issuer may still draw the same index; the ``UNIQUE (status_list, status_index)`` constraint makes the slower one
+    draw again (B4).
     """
-    holding = holding or {}
     lists = db.exec(select(StatusList.number, StatusList.allocated).order_by(col(StatusList.number))).all()
     for number, allocated in lists:
-        held = holding.get(number, ())
-        if allocated + len(held) + count <= CAPACITY:
-            return number, _free_indexes(db, number, count, below, held)
+        if known is None:
+            if allocated + count <= CAPACITY:
+                return number, _free_indexes(db, number, count, below)
+            continue
+        if number not in known:
+            known[number] = set(db.exec(select(IssuedCredential.status_index)
+                                        .where(IssuedCredential.status_list == number)))
+        taken = known[number]
+        if max(allocated, len(taken)) + count <= CAPACITY:
+            chosen = _draw_outside(taken, count, below)
+            taken.update(chosen)
+            return number, chosen
     raise NoOpenList
 
 
@@ -93,13 +102,13 @@ def reserve(db: Session, number: int, count: int) -> None:
         raise NoOpenList
 
 
-def _free_indexes(db: Session, number: int, count: int, below: RandomBelow, held: Collection[int]) -> list[int]:
+def _free_indexes(db: Session, number: int, count: int, below: RandomBelow) -> list[int]:
     chosen: dict[int, None] = {}
     for _ in range(64):
         missing = count - len(chosen)
         if missing == 0:
             break
-        draws = {below(LIST_ENTRIES) for _ in range(missing * 2 + 2)} - chosen.keys() - set(held)
+        draws = {below(LIST_ENTRIES) for _ in range(missing * 2 + 2)} - chosen.keys()
         taken = set(db.exec(select(IssuedCredential.status_index).where(
             IssuedCredential.status_list == number, col(IssuedCredential.status_index).in_(draws))))
         for index in draws - taken:
@@ -108,6 +117,17 @@ def _free_indexes(db: Session, number: int, count: int, below: RandomBelow, held
     if len(chosen) < count:
         raise NoOpenList  # a list reported as having room has none: let the caller open another
     return list(chosen)
+
+
+def _draw_outside(taken: set[int], count: int, below: RandomBelow) -> list[int]:
+    chosen: dict[int, None] = {}
+    for _ in range(count * 64):  # the list is at most half full: each draw misses with a chance of one half at most
+        if len(chosen) == count:
+            return list(chosen)
+        index = below(LIST_ENTRIES)
+        if index not in taken:
+            chosen[index] = None
+    raise NoOpenList
 
 
 def open_list(node: NodeContext) -> int:

@@ -166,3 +166,28 @@ def test_a_roster_is_signed_by_worker_processes_in_a_pipeline_of_batches(make_no
     assert len(indexes) == len(set(indexes)) == 24 == allocated(node)
     assert progress[-1] == 25 and progress == sorted(progress)
     assert all(verify_credential_for(node, row.document).verified for row in report.issued[::6])
+
+
+def test_b4_a_roster_batch_whose_index_another_issuer_recorded_first_is_drawn_and_signed_again(make_node,
+                                                                                               monkeypatch):
+    import nodes.issuance as issuance
+
+    node = context(make_node())
+    ids = seed_alumni(node, 12)
+    monkeypatch.setattr(issuance, "BATCH", 4)
+    monkeypatch.setattr(issuance, "available_cpus", lambda: 1)  # in-process signer, same pipeline
+    sequence = iter(range(100, 10_000))
+    interloper = []
+
+    def meanwhile(done, total):
+        if not interloper:  # the roster's third batch is drawn (indexes 108..111) but not yet recorded
+            interloper.extend(issue(node, [_plain(node)], actor="other", below=lambda n: 109))
+
+    roster = issuance._Roster(node, "test", None, False, meanwhile, issuance.in_process_signer(node),
+                              lambda n: next(sequence), depth=2)
+    report = roster.run(ids)
+    assert interloper[0].status_index == 109
+    assert len(report.issued) == 12 and not report.skipped
+    mine = {row.status_index for row in report.issued}
+    assert 109 not in mine and len(mine) == 12
+    assert issued_count(node) == allocated(node) == 13
