@@ -14,7 +14,6 @@ The node owns one :class:`SafeFetcher` (and so one httpx client) and passes ``fe
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -107,7 +106,7 @@ class SafeFetcher:
         )
         self._workers = ThreadPoolExecutor(max_workers=self.limits.workers, thread_name_prefix="fetch")
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, url: str) -> dict[str, Any]:
@@ -135,15 +134,16 @@ class SafeFetcher:
         self.guard.check_url(parsed)  # refuse by form at once, without using a worker
         future = self._workers.submit(self._fetch, parsed, max_bytes or self.limits.max_bytes)
         try:
-            document, ttl = future.result(timeout=self.limits.deadline)
+            body, ttl = future.result(timeout=self.limits.deadline)
         except FutureTimeout:
             future.cancel()
             raise FetchTimeout(f"no complete answer within {self.limits.deadline:g} s") from None
+        document = _parse(body)
         if ttl > 0:
-            self._store(url, document, ttl)
-        return copy.deepcopy(document)
+            self._store(url, body, ttl)
+        return document
 
-    def _fetch(self, url: httpx.URL, max_bytes: int) -> tuple[dict[str, Any], float]:
+    def _fetch(self, url: httpx.URL, max_bytes: int) -> tuple[bytes, float]:
         started = time.monotonic()  # the deadline is real time, whatever clock the cache uses
         try:
             with self._client.stream("GET", url) as response:
@@ -155,7 +155,7 @@ class SafeFetcher:
                         raise ResponseTooLarge(f"the answer is larger than {max_bytes} bytes")
                     if time.monotonic() - started > self.limits.deadline:
                         raise FetchTimeout(f"no complete answer within {self.limits.deadline:g} s")
-                return _parse(bytes(body)), _freshness(response.headers, self.limits.cache_ttl)
+                return bytes(body), _freshness(response.headers, self.limits.cache_ttl)
         except httpx.TimeoutException as exc:
             raise FetchTimeout("the server was too slow to answer") from exc
         except httpx.TooManyRedirects as exc:
@@ -164,6 +164,8 @@ class SafeFetcher:
             raise FetchError("the server could not be reached") from exc
 
     def _cached(self, url: str) -> dict[str, Any] | None:
+        """A fresh copy of the cached answer: parsed again from its bytes (callers may change what they get, and
+        parsing a few kilobytes of JSON costs less than a deep copy)."""
         with self._lock:
             entry = self._cache.get(url)
             if entry is None:
@@ -171,11 +173,12 @@ class SafeFetcher:
             if entry[0] <= self._clock():
                 del self._cache[url]
                 return None
-            return copy.deepcopy(entry[1])
+            body = entry[1]
+        return _parse(body)
 
-    def _store(self, url: str, document: dict[str, Any], ttl: float) -> None:
+    def _store(self, url: str, body: bytes, ttl: float) -> None:
         with self._lock:
-            self._cache[url] = (self._clock() + ttl, document)
+            self._cache[url] = (self._clock() + ttl, body)
             self._cache.move_to_end(url)
             while len(self._cache) > self.limits.cache_entries:
                 self._cache.popitem(last=False)
