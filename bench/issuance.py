@@ -9,7 +9,8 @@ is printed beside issue 3's target (100,000 members in under 60 s on a 2-core ma
 what it measured: every affiliation has exactly one credential, no status index is used twice, and a sample of
 credentials verifies. ``--profile FILE`` writes a cProfile of the issuance step.
 
-    .venv/bin/python bench/issuance.py [--members 100000] [--postgres URL] [--sqlite-only | --postgres-only] [--profile FILE]
+    .venv/bin/python bench/issuance.py [--members 100000] [--postgres URL]
+                                       [--sqlite-only | --postgres-only] [--profile FILE]
 """
 
 from __future__ import annotations

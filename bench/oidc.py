@@ -81,29 +81,37 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
             print(f"  ceiling: GET /healthz, {args.clients} connections      {stack.describe()}")
             flows = FlowRunner(f"http://{host}", client)
             flows.warm_up()
-            with profiled(args.profile, process.pid, f"{label}-flows", args.seconds * 2, client_cpus):
-                first = flows.measure(args.flow_clients, args.seconds, consent_page=True)
-                again = flows.measure(args.flow_clients, args.seconds, consent_page=False)
-            for name, result in (("first visit (consent page)", first), ("returning member", again)):
-                print(f"  complete code flows, {name}, {args.flow_clients} httpx clients: "
-                      f"{result.rate:6.1f} flows/s  [target >= {TARGETS['flows']}: {verdict(result.rate >= 30)}; "
-                      f"Keycloak 15/s per vCPU]")
-                for step, summary in result.steps():
-                    print(f"      {step:24} {summary}")
+            if "flows" in args.parts:
+                with profiled(args.profile, process.pid, f"{label}-flows", args.seconds * 2, client_cpus):
+                    first = flows.measure(args.flow_clients, args.seconds, consent_page=True)
+                    again = flows.measure(args.flow_clients, args.seconds, consent_page=False)
+                for name, result in (("first visit (consent page)", first), ("returning member", again)):
+                    print(f"  complete code flows, {name}, {args.flow_clients} httpx clients: "
+                          f"{result.rate:6.1f} flows/s  [target >= {TARGETS['flows']}: "
+                          f"{verdict(result.rate >= 30)}; Keycloak 15/s per vCPU]")
+                    for step, summary in result.steps():
+                        print(f"      {step:24} {summary}")
+            if not {"refresh", "userinfo", "core"} & set(args.parts):
+                return
             tokens = flows.tokens(max(args.clients * 2, 96))
-            refresh, access = measure_refresh(port, host, client, tokens, args, label, process.pid, client_cpus)
-            p99 = refresh.percentile(0.99) * 1000
-            ok = refresh.rate >= TARGETS["refresh"] and p99 < TARGETS["refresh_p99_ms"]
-            print(f"  refresh-token grants, {args.clients} clients:      {refresh.describe()}")
-            print(f"      [target >= 1,200/s with p99 < 100 ms: {verdict(ok)}; Keycloak 120/s per vCPU]")
-            with profiled(args.profile, process.pid, f"{label}-userinfo", args.seconds, client_cpus):
-                userinfo = measure_userinfo(port, host, access, args)
-            print(f"  UserInfo GET, {args.clients} clients:              {userinfo.describe()}")
-            print(f"      [target >= 3,000/s: {verdict(userinfo.rate >= TARGETS['userinfo'])}]")
-            print("  the provider core called directly (no HTTP), one thread, sequential:")
-            for what, median, p99 in core_costs(client, flows.new_tokens(2), profile=args.profile is not None):
-                print(f"      {what:36} median {median * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   "
-                      f"(= {1 / median:7.0f} /s on one core)")
+            access = [token["access_token"] for token in tokens[:args.clients]]
+            if "refresh" in args.parts:
+                refresh, access = measure_refresh(port, host, client, tokens, args, label, process.pid,
+                                                  client_cpus)
+                p99 = refresh.percentile(0.99) * 1000
+                ok = refresh.rate >= TARGETS["refresh"] and p99 < TARGETS["refresh_p99_ms"]
+                print(f"  refresh-token grants, {args.clients} clients:      {refresh.describe()}")
+                print(f"      [target >= 1,200/s with p99 < 100 ms: {verdict(ok)}; Keycloak 120/s per vCPU]")
+            if "userinfo" in args.parts:
+                with profiled(args.profile, process.pid, f"{label}-userinfo", args.seconds, client_cpus):
+                    userinfo = measure_userinfo(port, host, access, args)
+                print(f"  UserInfo GET, {args.clients} clients:              {userinfo.describe()}")
+                print(f"      [target >= 3,000/s: {verdict(userinfo.rate >= TARGETS['userinfo'])}]")
+            if "core" in args.parts:
+                print("  the provider core called directly (no HTTP), one thread, sequential:")
+                for what, median, p99 in core_costs(client, flows.new_tokens(2), profile=args.profile is not None):
+                    print(f"      {what:36} median {median * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   "
+                          f"(= {1 / median:7.0f} /s on one core)")
             load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
             print(f"  (load average after: {load}; this benchmark alone accounts for about 2, more is other work "
                   "sharing the machine)")
@@ -149,6 +157,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("PASSERELLE_TEST_POSTGRES_URL"),
                         help="also run on a fresh database of this PostgreSQL server")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL even when a URL is known")
+    parser.add_argument("--parts", type=lambda text: text.split(","), default=["flows", "refresh", "userinfo", "core"],
+                        help="what to measure, comma-separated: flows,refresh,userinfo,core (default: all)")
     parser.add_argument("--profile", type=Path, help="sample the server with py-spy and keep the stacks here")
     args = parser.parse_args()
     server_cpu, client_cpus = cpu_plan()

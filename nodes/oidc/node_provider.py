@@ -20,6 +20,7 @@ from federation.oidc.provider import Provider, ProviderConfig
 from federation.oidc.subject import derive_salt
 from nodes import keyring
 from nodes.context import NodeContext
+from nodes.issuance import OPEN_BADGE
 from nodes.oidc.store import SqlProviderStore
 from nodes.web.sessions import node_of
 
@@ -62,20 +63,20 @@ class IssuedCredentials:
     nothing itself, so a read never writes.
     """
 
-    def __init__(self, node: NodeContext) -> None:
-        self.node = node
+    def __init__(self, store: SqlProviderStore) -> None:
+        self.store = store
 
     def credentials_for(self, member_id: int, audience: str) -> list[dict[str, Any]]:
-        from nodes.credentials_service import member_credentials
-
-        return member_credentials(self.node, member_id)
+        # Through the store, so in the request's database session (no second connection for UserInfo).
+        return self.store.live_credential_documents(member_id, excluded_type=OPEN_BADGE)
 
 
 def build_provider(node: NodeContext) -> Provider:
     config = ProviderConfig(issuer=node.settings.base_url)
+    store = SqlProviderStore(node)
     return Provider(
-        config, SqlProviderStore(node), KeyringKeys(node), derive_salt(node.secret), node.clock,
-        credential_source=IssuedCredentials(node),
+        config, store, KeyringKeys(node), derive_salt(node.secret), node.clock,
+        credential_source=IssuedCredentials(store),
     )
 
 

@@ -29,6 +29,7 @@ from nodes import throttle
 from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
+from nodes.storage.credential_tables import IssuedCredential
 from nodes.storage.db import transaction
 from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
@@ -43,6 +44,8 @@ class _RequestScope:
     db: Session
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
+    member_rows: dict[int, Any] = field(default_factory=dict)
+    consents: dict[tuple[int, str], Consent | None] = field(default_factory=dict)
 
 
 _scope: ContextVar[_RequestScope | None] = ContextVar("passerelle_oidc_store_scope", default=None)
@@ -71,6 +74,35 @@ _MEMBER = select(Member.__table__).where(Member.__table__.c.id == bindparam("mem
 _AFFILIATIONS = Affiliation.__table__  # type: ignore[attr-defined]
 _AFFILIATIONS_OF = select(_AFFILIATIONS).where(_AFFILIATIONS.c.member_id == bindparam("member_id")).order_by(
     _AFFILIATIONS.c.id
+)
+_CLIENTS = OidcClient.__table__  # type: ignore[attr-defined]
+_MEMBERS = Member.__table__  # type: ignore[attr-defined]
+# An access token with what answering for it needs (its client, the live consent, the member) in one statement:
+# UserInfo and introspection would otherwise run one statement for each.
+_JOINED = {
+    "c": [_CLIENTS.c[name] for name in (
+        "client_id", "name", "redirect_uris", "auth_method", "secret_hash", "post_logout_redirect_uris",
+        "subject_type", "sector", "id_token_alg", "jwks", "logo_uri", "policy_uri", "allow_refresh", "disabled_at")],
+    "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at")],
+    "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
+}
+_ACCESS_WITH_GRANT = (
+    select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
+                      for column in columns])
+    .select_from(
+        _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
+        .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
+        .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
+                   & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
+    )
+    .where(_TOKENS.c.access_hash == bindparam("hash"))
+)
+_LIVE_DOCUMENTS = (
+    select(IssuedCredential.__table__.c.document)  # type: ignore[attr-defined]
+    .where(IssuedCredential.__table__.c.member_id == bindparam("member_id"),  # type: ignore[attr-defined]
+           IssuedCredential.__table__.c.state == "active",  # type: ignore[attr-defined]
+           IssuedCredential.__table__.c.credential_type != bindparam("excluded"))  # type: ignore[attr-defined]
+    .order_by(IssuedCredential.__table__.c.created_at.desc(), IssuedCredential.__table__.c.id)  # type: ignore[attr-defined]
 )
 _LOCKED_UNTIL = select(LoginThrottle.__table__.c.locked_until).where(  # type: ignore[attr-defined]
     LoginThrottle.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
@@ -130,6 +162,16 @@ def _affiliation(row: Any, organisation: str) -> dict[str, Any]:
         if value is not None:
             out[name] = value.isoformat()
     return out
+
+
+class _Columns:
+    """The columns of one joined table in a row, read by name (``row.k__granted`` as ``_Columns(row, "k").granted``)."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._mapping, self._prefix = row._mapping, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[f"{self._prefix}__{name}"]
 
 
 class SqlProviderStore:
@@ -239,10 +281,35 @@ class SqlProviderStore:
             return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
+        scope = _scope.get()
+        if scope is not None and kind != "refresh_token":
+            return self._find_access_with_grant(scope, token_hash)
         statement = _TOKEN_BY_HASH["refresh_token" if kind == "refresh_token" else "access_token"]
         with self._reading() as db:
             row = db.connection().execute(statement, {"hash": token_hash}).first()
         return _record(row) if row is not None else None
+
+    def _find_access_with_grant(self, scope: _RequestScope, token_hash: str) -> TokenRecord | None:
+        """The access token, reading its client, live consent and member into the request's scope at once."""
+        row = scope.db.connection().execute(_ACCESS_WITH_GRANT, {"hash": token_hash}).first()
+        if row is None:
+            return None
+        token = _record(row)
+        parts = {prefix: _Columns(row, prefix) for prefix in _JOINED}
+        client = parts["c"]
+        scope.clients.setdefault(token.client_id, to_client(client) if client.disabled_at is None else None)
+        consent = parts["k"]
+        scope.consents.setdefault((token.member_id, token.client_id), None if consent.id is None else Consent(
+            token.member_id, token.client_id, frozenset(consent.decided), frozenset(consent.granted),
+            aware(consent.granted_at)))
+        scope.member_rows.setdefault(token.member_id, parts["m"])
+        return token
+
+    def live_credential_documents(self, member_id: int, excluded_type: str) -> list[dict[str, Any]]:
+        """The member's active credentials (except ``excluded_type``) as issued, newest first."""
+        with self._reading() as db:
+            rows = db.connection().execute(_LIVE_DOCUMENTS, {"member_id": member_id, "excluded": excluded_type})
+            return [dict(document) for (document,) in rows]
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         return self._revoke(col(OidcToken.family) == family, now, reason)
@@ -278,6 +345,9 @@ class SqlProviderStore:
             return len(rows)
 
     def get_consent(self, member_id: int, client_id: str) -> Consent | None:
+        scope = _scope.get()
+        if scope is not None and (member_id, client_id) in scope.consents:
+            return scope.consents[(member_id, client_id)]
         with self._reading() as db:
             row = db.connection().execute(_LIVE_CONSENT, {"member_id": member_id, "client_id": client_id}).first()
         if row is None:
@@ -290,7 +360,9 @@ class SqlProviderStore:
             return scope.members[member_id]
         claims = None
         with self._reading() as db:
-            member = db.connection().execute(_MEMBER, {"member_id": member_id}).first()
+            member = scope.member_rows.get(member_id) if scope is not None else None
+            if member is None:
+                member = db.connection().execute(_MEMBER, {"member_id": member_id}).first()
             if member is not None:
                 affiliations = list(db.connection().execute(_AFFILIATIONS_OF, {"member_id": member_id}))
                 claims = member_claims_of(member, affiliations, self.node.settings.display_name)

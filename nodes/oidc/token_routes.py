@@ -8,17 +8,18 @@ introspection and UserInfo answers carry ``Cache-Control: no-store`` (SECURITY O
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from federation.oidc.discovery import provider_metadata
 from federation.oidc.http import HttpRequest, HttpResponse
 from federation.oidc.provider import Provider
 from nodes.oidc.adapter import oauth_request, to_response
 from nodes.oidc.node_provider import one_session, provider_of
+from nodes.web.threads import run_limited
 
 router = APIRouter()
 
@@ -58,10 +59,14 @@ async def userinfo_post(request: Request) -> Response:
 Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 
 
+#: Threads per worker that run the provider core at once (:mod:`nodes.web.threads`).
+OIDC_THREADS = 4
+
+
 async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread."""
     oauth = await oauth_request(request)
-    return await run_in_threadpool(_answer, request, endpoint, oauth)
+    return await run_limited("oidc", OIDC_THREADS, functools.partial(_answer, request, endpoint, oauth))
 
 
 def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:

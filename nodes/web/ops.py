@@ -30,7 +30,7 @@ PROBE_BUSY_TIMEOUT_MS = 1000
 
 
 @router.get("/healthz")
-def healthz() -> JSONResponse:
+async def healthz() -> JSONResponse:
     """Liveness: the process answers."""
     return JSONResponse({"status": "ok"}, headers=NO_STORE)
 

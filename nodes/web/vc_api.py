@@ -13,14 +13,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import weakref
 from typing import Any
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +32,7 @@ from nodes.web.deps import current_member
 from nodes.web.errors import ProblemError
 from nodes.web.json_body import read_json
 from nodes.web.sessions import node_of
+from nodes.web.threads import run_limited
 from schemas.loader import context_bytes
 
 log = logging.getLogger("passerelle.vc_api")
@@ -85,9 +82,8 @@ async def verify_credential(request: Request) -> JSONResponse:
     body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("verifiableCredential"), dict):
         raise ProblemError(400, "invalid_request", "send {\"verifiableCredential\": {...}}")
-    result = await anyio.to_thread.run_sync(
-        functools.partial(verify_credential_for, node_of(request), body["verifiableCredential"]),
-        limiter=_verify_limiter())
+    result = await run_limited("verify", VERIFY_THREADS, functools.partial(
+        verify_credential_for, node_of(request), body["verifiableCredential"]))
     return _result(result.verified, result.to_json())
 
 
@@ -99,29 +95,16 @@ async def verify_presentation(request: Request) -> JSONResponse:
     options = body.get("options", {})
     if not isinstance(options, dict):
         raise ProblemError(400, "invalid_request", "'options' must be an object")
-    result = await anyio.to_thread.run_sync(
-        functools.partial(verify_presentation_for, node_of(request), body["verifiablePresentation"],
-                          options.get("challenge"), options.get("domain")), limiter=_verify_limiter())
+    result = await run_limited("verify", VERIFY_THREADS, functools.partial(
+        verify_presentation_for, node_of(request), body["verifiablePresentation"], options.get("challenge"),
+        options.get("domain")))
     return _result(result.verified, result.to_json())
 
 
-#: Threads per worker that verify at once. Verification is CPU work under the GIL: a few threads serve more than
-#: the forty of the default pool, which contend for it (each call that releases the GIL, Ed25519, zlib, SHA-256,
-#: then waits behind the others to get it back): about 1,000 -> 1,250 requests/s on 2 workers
-#: (bench/verify_http.py). Not fewer, so that a slow did:web fetch (bounded by the fetcher's deadline) does not
-#: stall the others.
+#: Threads per worker that verify at once (:mod:`nodes.web.threads`): about 1,000 -> 1,250 requests/s on 2 workers
+#: against the default forty (bench/verify_http.py). Not fewer, so that a slow did:web fetch (bounded by the
+#: fetcher's deadline) does not stall the others.
 VERIFY_THREADS = 8
-_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
-
-
-def _verify_limiter() -> CapacityLimiter:
-    """The event loop's limiter, made on first use (anyio binds a limiter to the loop it is used in; tests run
-    several nodes, each in its own loop)."""
-    loop = asyncio.get_running_loop()
-    limiter = _LIMITERS.get(loop)
-    if limiter is None:
-        limiter = _LIMITERS[loop] = CapacityLimiter(VERIFY_THREADS)
-    return limiter
 
 
 def _result(verified: bool, data: dict[str, Any]) -> JSONResponse:
