@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -36,7 +38,7 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     status_lists.rebuild(node)  # published bits re-derived from the credentials' states (SECURITY X2, X12)
 
     app = FastAPI(title=f"Passerelle node — {settings.display_name}", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+                  openapi_url="/api/openapi.json", lifespan=_lifespan)
     app.state.node = node
     app.state.templates = make_templates()
     app.state.metrics = Metrics()
@@ -46,6 +48,17 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _include_routers(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, close what the node opened on first use: the outbound HTTP client and its worker threads."""
+    yield
+    node: NodeContext = app.state.node
+    fetcher = node.__dict__.get("fetcher")
+    if fetcher is not None:
+        fetcher.close()
+    node.engine.dispose()
 
 
 def app_from_environment() -> FastAPI:

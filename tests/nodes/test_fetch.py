@@ -296,3 +296,19 @@ def test_failures_are_not_cached(server):
             with pytest.raises(BadResponse):
                 fetcher(f"http://127.0.0.1:{server.port}/did.json")
     assert len(server.seen) == 2
+
+
+def test_the_node_closes_its_outbound_client_at_shutdown(make_node):
+    import asyncio
+
+    from nodes.app import create_app
+
+    app = create_app(make_node().settings)
+
+    async def run_and_stop():
+        async with app.router.lifespan_context(app):  # what uvicorn runs around serving
+            fetcher = app.state.node.fetcher  # built on first use, as a verification would
+            assert not fetcher._client.is_closed
+        return fetcher
+
+    assert asyncio.run(run_and_stop())._client.is_closed
