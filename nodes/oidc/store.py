@@ -180,14 +180,24 @@ class SqlProviderStore:
     def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.engine = node.engine
+        # On PostgreSQL, the same pool in autocommit: a read-only request needs no BEGIN and no ROLLBACK, two of
+        # the round trips of a UserInfo answer (each statement still reads one consistent snapshot, and the token
+        # is read together with its client, consent and member). Not on SQLite, where switching a connection to
+        # autocommit and back costs more than the transaction it saves.
+        postgres = node.engine.dialect.name == "postgresql"
+        self._read_only = node.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else node.engine
 
     @contextmanager
-    def one_session(self) -> Iterator[None]:
-        """Share one session among the store calls made inside the block (by this thread / task)."""
+    def one_session(self, read_only: bool = False) -> Iterator[None]:
+        """Share one session among the store calls made inside the block (by this thread / task).
+
+        ``read_only`` (UserInfo) runs its statements in autocommit on PostgreSQL; a write in such a block would
+        commit at once.
+        """
         if _scope.get() is not None:
             yield
             return
-        with Session(self.engine, expire_on_commit=False) as db:
+        with Session(self._read_only if read_only else self.engine, expire_on_commit=False) as db:
             token = _scope.set(_RequestScope(db))
             try:
                 yield

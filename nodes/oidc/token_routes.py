@@ -48,12 +48,12 @@ async def introspect(request: Request) -> Response:
 
 @router.get("/userinfo")
 async def userinfo_get(request: Request) -> Response:
-    return await _serve(request, Provider.userinfo)
+    return await _serve(request, Provider.userinfo, read_only=True)
 
 
 @router.post("/userinfo")
 async def userinfo_post(request: Request) -> Response:
-    return await _serve(request, Provider.userinfo)
+    return await _serve(request, Provider.userinfo, read_only=True)
 
 
 Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
@@ -63,13 +63,16 @@ Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 OIDC_THREADS = 4
 
 
-async def _serve(request: Request, endpoint: Endpoint) -> Response:
-    """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread."""
+async def _serve(request: Request, endpoint: Endpoint, read_only: bool = False) -> Response:
+    """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
+
+    ``read_only`` endpoints (UserInfo writes nothing) read in autocommit: no BEGIN and ROLLBACK round trips.
+    """
     oauth = await oauth_request(request)
-    return await run_limited("oidc", OIDC_THREADS, functools.partial(_answer, request, endpoint, oauth))
+    return await run_limited("oidc", OIDC_THREADS, functools.partial(_answer, request, endpoint, oauth, read_only))
 
 
-def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, read_only: bool) -> Response:
     provider = provider_of(request)
-    with one_session(provider):
+    with one_session(provider, read_only):
         return to_response(endpoint(provider, oauth))
