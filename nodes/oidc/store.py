@@ -77,8 +77,8 @@ _AFFILIATIONS_OF = select(_AFFILIATIONS).where(_AFFILIATIONS.c.member_id == bind
 )
 _CLIENTS = OidcClient.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
-# An access token with what answering for it needs (its client, the live consent, the member) in one statement:
-# UserInfo and introspection would otherwise run one statement for each.
+# A token with what answering for it needs (its client, the live consent, the member) in one statement: UserInfo,
+# introspection and a refresh grant would otherwise run one statement for each.
 _JOINED = {
     "c": [_CLIENTS.c[name] for name in (
         "client_id", "name", "redirect_uris", "auth_method", "secret_hash", "post_logout_redirect_uris",
@@ -86,17 +86,18 @@ _JOINED = {
     "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at")],
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
-_ACCESS_WITH_GRANT = (
-    select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
-                      for column in columns])
+_WITH_GRANT = {
+    kind: select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
+                            for column in columns])
     .select_from(
         _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
         .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
         .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
                    & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
     )
-    .where(_TOKENS.c.access_hash == bindparam("hash"))
-)
+    .where(hash_column == bindparam("hash"))
+    for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
+}
 _LIVE_DOCUMENTS = (
     select(IssuedCredential.__table__.c.document)  # type: ignore[attr-defined]
     .where(IssuedCredential.__table__.c.member_id == bindparam("member_id"),  # type: ignore[attr-defined]
@@ -291,17 +292,18 @@ class SqlProviderStore:
             return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
+        kind = "refresh_token" if kind == "refresh_token" else "access_token"
         scope = _scope.get()
-        if scope is not None and kind != "refresh_token":
-            return self._find_access_with_grant(scope, token_hash)
-        statement = _TOKEN_BY_HASH["refresh_token" if kind == "refresh_token" else "access_token"]
+        if scope is not None:
+            return self._find_with_grant(scope, token_hash, kind)
+        statement = _TOKEN_BY_HASH[kind]
         with self._reading() as db:
             row = db.connection().execute(statement, {"hash": token_hash}).first()
         return _record(row) if row is not None else None
 
-    def _find_access_with_grant(self, scope: _RequestScope, token_hash: str) -> TokenRecord | None:
-        """The access token, reading its client, live consent and member into the request's scope at once."""
-        row = scope.db.connection().execute(_ACCESS_WITH_GRANT, {"hash": token_hash}).first()
+    def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
+        """The token, reading its client, live consent and member into the request's scope at once."""
+        row = scope.db.connection().execute(_WITH_GRANT[kind], {"hash": token_hash}).first()
         if row is None:
             return None
         token = _record(row)
