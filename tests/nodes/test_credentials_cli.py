@@ -104,3 +104,33 @@ def test_api_tokens_are_shown_once_stored_hashed_and_revocable(make_node):
     assert run(node, "api-tokens", "add", "--admin", "bob@ecole.example", "--name", "x").exit_code == 2
     assert run(node, "api-tokens", "revoke", str(row.id)).exit_code == 0
     assert run(node, "api-tokens", "revoke", str(row.id)).exit_code == 2
+
+
+def test_a_roster_above_the_pool_threshold_is_issued_by_worker_processes_from_the_real_cli(make_node, tmp_path):
+    """The console script in its own process, as an operator runs it: its signing workers are spawned from it
+    (never forked), import what they need, and every credential they signed is recorded once and verifies."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nodes.signing_pool import POOL_THRESHOLD
+    from nodes.verification import verify_credential_for
+    from tests.nodes.credential_support import allocated, context
+
+    node = make_node()
+    count = POOL_THRESHOLD + 50
+    lines = ["email,given_name,family_name,programme,degree,class_year,groups"]
+    lines += [f"m{n}@ecole.example,Given{n},Family{n},Génie logiciel,Master,{1990 + n % 30}," for n in range(count)]
+    roster = tmp_path / "roster.csv"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli = [str(Path(sys.executable).with_name("passerelle")), "-c", str(node.config_file)]
+    imported = subprocess.run([*cli, "roster", "import", str(roster), "--no-invite"], capture_output=True, text=True,
+                              timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    issued = subprocess.run([*cli, "credentials", "issue", "--all"], capture_output=True, text=True, timeout=300)
+    assert issued.returncode == 0, issued.stderr
+    assert f"issued {count} credentials" in issued.stdout
+    stored = rows(node)
+    assert len(stored) == count == allocated(node)
+    assert len({(row.status_list, row.status_index) for row in stored}) == count
+    assert all(verify_credential_for(context(node), row.document).verified for row in stored[::200])
