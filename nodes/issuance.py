@@ -46,7 +46,7 @@ from nodes.signing_pool import (
     PoolSigner,
     Signer,
     Signing,
-    available_cpus,
+    pool_size,
 )
 from nodes.status_lists import NoOpenList, RandomBelow, draw, open_list, reserve, status_entries
 from nodes.storage.credential_tables import IssuedCredential
@@ -247,16 +247,16 @@ def issue_affiliations(node: NodeContext, affiliation_ids: Sequence[int], *, act
     """Issue a credential for each affiliation, :data:`BATCH` per transaction; reports the issued and the skipped.
 
     From :data:`nodes.signing_pool.POOL_THRESHOLD` credentials on, with more than one CPU, the batches are signed
-    by a pool of worker processes, one per CPU, while this thread prepares and records the others.
+    by a pool of worker processes, one per CPU (at most four), while this thread prepares and records the others.
     """
-    cpus = available_cpus()
-    if len(affiliation_ids) < POOL_THRESHOLD or cpus < 2:
+    workers = pool_size()
+    if len(affiliation_ids) < POOL_THRESHOLD or workers < 2:
         return _Roster(node, actor, ip, open_badge, progress, in_process_signer(node),
                        secrets.randbelow).run(affiliation_ids)
     key = keyring.current_signing_key(node.engine, node.secret, "credentials")
-    with PoolSigner(key, f"{node.did}#{key.kid}", cpus) as pool:
+    with PoolSigner(key, f"{node.did}#{key.kid}", workers) as pool:
         return _Roster(node, actor, ip, open_badge, progress, pool, secrets.randbelow,
-                           depth=cpus).run(affiliation_ids)
+                       depth=workers).run(affiliation_ids)
 
 
 @dataclass

@@ -28,6 +28,9 @@ from credentials.jsonld_loader import JsonLdLoader
 
 POOL_THRESHOLD = 1_000
 """Credentials below which a pool is not worth starting (a worker takes about half a second to be ready)."""
+MAX_WORKERS = 4
+"""Beyond this, the parent's share (drawing indexes, recording rows, about half the cost of signing per credential)
+is what limits a roster, and more workers would only hold memory."""
 
 
 class Build(Protocol):
@@ -107,6 +110,11 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def pool_size() -> int:
+    """Signing workers for a roster: one per CPU this process may use, at most :data:`MAX_WORKERS`."""
+    return min(available_cpus(), MAX_WORKERS)
 
 
 # --- in the worker process ----------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_a_roster_is_signed_by_worker_processes_in_a_pipeline_of_batches(make_no
 
     monkeypatch.setattr(issuance, "POOL_THRESHOLD", 10)
     monkeypatch.setattr(issuance, "BATCH", 4)  # seven batches, several in flight at once
-    monkeypatch.setattr(issuance, "available_cpus", lambda: 2)
+    monkeypatch.setattr(issuance, "pool_size", lambda: 2)
     monkeypatch.setattr(issuance, "PoolSigner", CountedPool)
     progress = []
     report = issue_affiliations(node, ids, actor="test", progress=lambda done, total: progress.append(done))
@@ -175,7 +175,7 @@ def test_b4_a_roster_batch_whose_index_another_issuer_recorded_first_is_drawn_an
     node = context(make_node())
     ids = seed_alumni(node, 12)
     monkeypatch.setattr(issuance, "BATCH", 4)
-    monkeypatch.setattr(issuance, "available_cpus", lambda: 1)  # in-process signer, same pipeline
+    monkeypatch.setattr(issuance, "pool_size", lambda: 1)  # in-process signer, same pipeline
     sequence = iter(range(100, 10_000))
     interloper = []
 
