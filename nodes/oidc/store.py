@@ -105,8 +105,13 @@ _LIVE_DOCUMENTS = (
            IssuedCredential.__table__.c.credential_type != bindparam("excluded"))  # type: ignore[attr-defined]
     .order_by(IssuedCredential.__table__.c.created_at.desc(), IssuedCredential.__table__.c.id)  # type: ignore[attr-defined]
 )
-_LOCKED_UNTIL = select(LoginThrottle.__table__.c.locked_until).where(  # type: ignore[attr-defined]
-    LoginThrottle.__table__.c.key == bindparam("key")  # type: ignore[attr-defined]
+_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+_LOCKED_UNTIL = select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key"))
+# A client with its lockout, in one statement: every token request checks both before anything else.
+_CLIENT_WITH_LOCK = (
+    select(_CLIENTS, _THROTTLE.c.locked_until)
+    .select_from(_CLIENTS.outerjoin(_THROTTLE, _THROTTLE.c.key == bindparam("key")))
+    .where(_CLIENTS.c.client_id == bindparam("client_id"))
 )
 
 
@@ -402,8 +407,14 @@ class SqlProviderStore:
     def client_auth_locked(self, client_id: str, now: datetime) -> bool:
         """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.retry_after` reads it)."""
         key = client_throttle_key(client_id)
-        with self._reading() as db:
-            until = db.connection().execute(_LOCKED_UNTIL, {"key": key}).scalar()
+        scope = _scope.get()
+        if scope is not None:  # read the client too, for the authentication that follows
+            row = scope.db.connection().execute(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id}).first()
+            scope.clients.setdefault(client_id, to_client(row) if row is not None and row.disabled_at is None else None)
+            until = row.locked_until if row is not None else None
+        else:
+            with self._reading() as db:
+                until = db.connection().execute(_LOCKED_UNTIL, {"key": key}).scalar()
         return until is not None and aware(until) > now
 
     def client_auth_failed(self, client_id: str, now: datetime) -> None:
