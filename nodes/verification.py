@@ -18,6 +18,7 @@ import hashlib
 import threading
 import weakref
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +29,7 @@ from credentials.status.errors import StatusRetrievalError
 from credentials.verification_result import CredentialResult, IssuerTrust, PresentationResult, TrustDecision
 from credentials.verify import CredentialVerifier
 from credentials.verify_memo import SuccessMemo, digest
-from credentials.verify_presentation import verify_presentation
+from credentials.verify_presentation import challenge_retention, verify_presentation
 from nodes import keyring
 from nodes.context import NodeContext
 from nodes.status_lists import StatusListRollback
@@ -117,24 +118,32 @@ def verify_credential_for(node: NodeContext, credential: object) -> CredentialRe
 def verify_presentation_for(node: NodeContext, presentation: object, challenge: str | None,
                             domain: str | None) -> PresentationResult:
     """Verify a presentation for the verifier's ``challenge`` and ``domain``; a used challenge is refused."""
-    return verify_presentation(node_verifier(node), presentation, challenge=challenge, domain=domain,
-                               challenges=DatabaseChallenges(node))
+    verifier = node_verifier(node)
+    return verify_presentation(verifier, presentation, challenge=challenge, domain=domain,
+                               challenges=DatabaseChallenges(node, challenge_retention(verifier.leeway)))
 
 
 class DatabaseChallenges:
-    """The :class:`~credentials.verify_presentation.ChallengeStore` of a node: one row per used challenge."""
+    """The :class:`~credentials.verify_presentation.ChallengeStore` of a node: one row per used challenge.
 
-    def __init__(self, node: NodeContext) -> None:
-        self.node = node
+    Rows older than :func:`~credentials.verify_presentation.challenge_retention` are deleted as new ones arrive: a
+    presentation that old is refused for its age, so its challenge no longer needs remembering.
+    """
+
+    def __init__(self, node: NodeContext, retention: timedelta) -> None:
+        self.node, self.retention = node, retention
 
     def consume(self, challenge: str) -> bool:
         digest = hashlib.sha256(challenge.encode()).hexdigest()
         table = PresentationChallenge.__table__  # type: ignore[attr-defined]
+        now = self.node.clock()
+        forget_before = now - self.retention
         with transaction(self.node.engine) as db:
+            db.exec(table.delete().where(table.c.used_at < forget_before))  # type: ignore[call-overload]
             dialect = db.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             inserted = db.exec(
-                insert(table).values(challenge_hash=digest, used_at=self.node.clock())
+                insert(table).values(challenge_hash=digest, used_at=now)
                 .on_conflict_do_nothing(index_elements=["challenge_hash"])
                 .returning(table.c.challenge_hash)
             ).first()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from credentials import did_key, keys
 from credentials.verification_result import PRESENTATION_CHECKS
-from credentials.verify_presentation import verify_presentation
+from credentials.verify_presentation import PRESENTATION_MAX_AGE, challenge_retention, verify_presentation
 from tests.credentials.verify_support import NOW, World
 
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -39,8 +41,8 @@ class Holder:
                           clock=lambda: NOW)
 
 
-def _verify(world, presentation, store=None, challenge=CHALLENGE, domain=DOMAIN):
-    return verify_presentation(world.verifier(), presentation, challenge=challenge, domain=domain,
+def _verify(world, presentation, store=None, challenge=CHALLENGE, domain=DOMAIN, now=NOW):
+    return verify_presentation(world.verifier(now), presentation, challenge=challenge, domain=domain,
                                challenges=store or MemoryChallenges())
 
 
@@ -110,3 +112,26 @@ def test_presentation_that_is_not_well_formed_fails_the_structure_check():
     for document in ({"@context": [V2], "type": ["VerifiableCredential"]}, [], {"type": "VerifiablePresentation"}):
         result = _verify(world, document)
         assert result.check("structure").outcome == "failed" and not result.verified
+
+
+def test_v15_a_presentation_older_than_ten_minutes_is_refused_and_spends_no_challenge():
+    world, holder, store = World(), Holder(), MemoryChallenges()
+    presentation = holder.present(world, [world.credential()])  # made at NOW
+    leeway = world.verifier().leeway
+    fresh = _verify(world, presentation, store, now=NOW + PRESENTATION_MAX_AGE + leeway)
+    assert fresh.verified  # the last moment it is still accepted
+    stale = _verify(world, holder.present(world, [world.credential()], challenge="second"), store,
+                    challenge="second", now=NOW + PRESENTATION_MAX_AGE + leeway + timedelta(seconds=1))
+    assert not stale.verified and stale.check("challenge").code == "INVALID_CHALLENGE_ERROR"
+    assert "more than 10 minutes ago" in stale.check("challenge").reason and "second" not in store.used
+
+
+def test_a_used_challenge_need_not_be_remembered_past_the_retention_window():
+    """Past :func:`challenge_retention`, a replay of the presentation is refused for its age alone."""
+    world, holder = World(), Holder()
+    presentation = holder.present(world, [world.credential()])
+    leeway = world.verifier().leeway
+    assert _verify(world, presentation, MemoryChallenges()).verified
+    forgetful = MemoryChallenges()  # a store that has forgotten the first use
+    replay = _verify(world, presentation, forgetful, now=NOW + challenge_retention(leeway) + timedelta(seconds=1))
+    assert not replay.verified and replay.check("challenge").outcome == "failed"

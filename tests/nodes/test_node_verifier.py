@@ -33,3 +33,24 @@ def test_the_trust_policy_is_this_node_and_its_list_and_says_so(make_node):
     assert trust(node.did).trusted and trust("did:web:partner.example").trusted
     refused = trust("did:web:stranger.example")
     assert not refused.trusted and "federation trust is not available yet" in refused.reason
+
+
+def test_used_presentation_challenges_are_forgotten_once_a_replay_would_be_too_old_anyway(make_node):
+    from datetime import timedelta
+
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from credentials.verify_presentation import challenge_retention
+    from nodes.storage.credential_tables import PresentationChallenge
+    from nodes.verification import DatabaseChallenges
+    from tests.movable_clock import MovableClock
+
+    clock = MovableClock()
+    node = context(make_node(), clock=clock)
+    store = DatabaseChallenges(node, challenge_retention(timedelta(seconds=60)))
+    assert store.consume("first") and not store.consume("first")  # a replay while it is remembered
+    clock.advance(minutes=11, seconds=1)
+    assert store.consume("second")
+    with Session(node.engine) as db:  # only the second is still there
+        assert db.exec(select(func.count()).select_from(PresentationChallenge)).one() == 1
