@@ -176,3 +176,23 @@ def test_platform_cookie_is_an_opaque_id_renewed_at_sign_in_and_holds_no_token(l
             assert "Sign in with École Test" in out.text and platform.access_tokens() == []
     finally:
         platform.stop()
+
+
+def test_a_french_visitor_reads_the_platform_and_its_credential_checks_in_french(live_node):
+    school = live_node(kind="school")
+    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
+    platform = start_platform({"school": ("École Test", school)})
+    try:
+        with httpx.Client(follow_redirects=True, timeout=15, headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as http:
+            home = http.get(platform.url + "/")
+            assert '<html lang="fr">' in home.text and "Se connecter avec École Test" in home.text
+            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example")
+            assert "Bienvenue, Alice Martin" in page.text and "Reçu de École Test" in page.text
+            assert page.text.count("Vérifiée :") == 1 and "signature : réussi" in page.text
+            assert "ni révoquée, ni suspendue" in page.text and "Promotion" in page.text
+            english = http.get(platform.url + "/lang/en")  # the visitor's choice wins over the browser's
+            assert '<html lang="en">' in english.text and "Verified:" in english.text
+            assert "issuer: passed" in english.text
+    finally:
+        platform.stop()

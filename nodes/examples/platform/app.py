@@ -24,7 +24,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from credentials.jsonld_loader import JsonLdLoader
 from nodes.examples.platform.config import Network, PlatformConfig
@@ -38,6 +39,7 @@ from nodes.examples.platform.relying_party import (
     start_sign_in,
 )
 from nodes.examples.platform.sessions import ServerSessionMiddleware, SessionStore, drop_session, rotate_session
+from nodes.examples.platform.texts import LANGUAGES, Message, language, translate, translator
 
 HERE = Path(__file__).parent
 HEADERS = {
@@ -46,10 +48,7 @@ HEADERS = {
     "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-AFFILIATION_LABELS = {
-    "programme": "Programme", "degree": "Degree", "class_year": "Class of", "groups": "Groups", "role": "Role",
-    "department": "Department", "start_date": "From", "end_date": "Until",
-}
+AFFILIATION_FIELDS = ("programme", "degree", "class_year", "groups", "role", "department", "start_date", "end_date")
 
 
 def create_platform_app(config: PlatformConfig) -> Starlette:
@@ -57,6 +56,7 @@ def create_platform_app(config: PlatformConfig) -> Starlette:
     hub = _Hub(config)
     routes = [
         Route("/", hub.home), Route("/privacy", hub.privacy), Route("/healthz", hub.healthz),
+        Route("/lang/{lang}", hub.choose_language),
         Route("/login/{key}", hub.login), Route("/callback/{key}", hub.callback),
         Route("/refresh/{key}", hub.refresh, methods=["POST"]), Route("/forget/{key}", hub.forget, methods=["POST"]),
         Route("/signout", hub.signout, methods=["POST"]),
@@ -79,7 +79,7 @@ class SecurityHeadersMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
+        async def send_with_headers(message: AsgiMessage) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
@@ -111,15 +111,24 @@ class _Hub:
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def choose_language(self, request: Request) -> Response:
+        """Remember the visitor's language for the session (an unknown code changes nothing)."""
+        if request.path_params["lang"] in LANGUAGES:
+            request.session["lang"] = request.path_params["lang"]
+        return RedirectResponse("/", status_code=303)
+
     def _page(self, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
         session = request.session
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
+        lang = language(request)
         context = {"config": self.config, "networks": self.config.networks, "csrf": session["csrf"],
-                   "labels": AFFILIATION_LABELS, **context}
+                   "fields": AFFILIATION_FIELDS, "lang": lang, "t": translator(lang),
+                   "languages": {code: translate(code, "lang.name") for code in LANGUAGES},
+                   "platform": self.config.display_name, **context}
         return self.templates.TemplateResponse(request, template, context, status_code=status)
 
-    def _failure(self, request: Request, message: str, status: int = 400) -> Response:
+    def _failure(self, request: Request, message: Message, status: int = 400) -> Response:
         return self._page(request, "error.html", {"message": message}, status)
 
     # --- the code flow -------------------------------------------------------------------------------------
@@ -130,20 +139,20 @@ class _Hub:
     async def login(self, request: Request) -> Response:
         network = self._network(request)
         if network is None:
-            return self._failure(request, "This network is not available on Alumni Hub.", 404)
+            return self._failure(request, Message("failure.unavailable", platform=self.config.display_name), 404)
         try:
             return await start_sign_in(self.oauth, request, self.config, network)
         except SignInFailed as failure:
-            return self._failure(request, str(failure), 502)
+            return self._failure(request, failure.message, 502)
 
     async def callback(self, request: Request) -> Response:
         network = self._network(request)
         if network is None:
-            return self._failure(request, "This network is not available on Alumni Hub.", 404)
+            return self._failure(request, Message("failure.unavailable", platform=self.config.display_name), 404)
         try:
             signed = await finish_sign_in(self.oauth, request, network)
         except SignInFailed as failure:
-            return self._failure(request, str(failure))
+            return self._failure(request, failure.message)
         links = dict(request.session.get("links", {}))
         links[network.key] = await self._link(network, signed)
         request.session["links"] = links
@@ -184,7 +193,7 @@ class _Hub:
         """Ask the network again (UserInfo with the stored access token). A refusal is shown, and the token
         dropped: once the member disconnected the platform at their network, its tokens must stop working."""
         if not await self._csrf_ok(request):
-            return self._failure(request, "This form has expired; reload the page.", 403)
+            return self._failure(request, Message("failure.form_expired"), 403)
         network = self.config.network(request.path_params["key"])
         links = dict(request.session.get("links", {}))
         link = links.get(network.key) if network is not None else None
@@ -200,14 +209,14 @@ class _Hub:
                     "access_token": None}
         else:
             link = {**link, **await self._claims_and_credentials(network, answer.claims), "refused": None}
-            request.session["notice"] = f"Your data from {network.name} is up to date."
+            request.session["notice"] = Message("notice.up_to_date", network=network.name).as_dict()
         links[network.key] = link
         request.session["links"] = links
         return RedirectResponse("/", status_code=303)
 
     async def forget(self, request: Request) -> Response:
         if not await self._csrf_ok(request):
-            return self._failure(request, "This form has expired; reload the page.", 403)
+            return self._failure(request, Message("failure.form_expired"), 403)
         links = dict(request.session.get("links", {}))
         links.pop(request.path_params["key"], None)
         request.session["links"] = links
@@ -215,7 +224,7 @@ class _Hub:
 
     async def signout(self, request: Request) -> Response:
         if not await self._csrf_ok(request):
-            return self._failure(request, "This form has expired; reload the page.", 403)
+            return self._failure(request, Message("failure.form_expired"), 403)
         request.session.clear()
         drop_session(request.scope)
         return RedirectResponse("/", status_code=303)

@@ -28,6 +28,7 @@ from credentials.jsonld_loader import JsonLdLoader
 from credentials.status.check import check_credential_status
 from credentials.status.errors import StatusError
 from credentials.verification_methods import VerificationMethod, from_did_document
+from nodes.examples.platform.texts import Message
 
 MAX_CREDENTIALS = 20
 MAX_CREDENTIAL_BYTES = 64 * 1024
@@ -43,7 +44,7 @@ class Check:
 
     name: str
     ok: bool | None
-    detail: str
+    detail: Message  # worded in the page's language
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def verify_received(credentials: Any, issuer_url: str, fetch: FetchJson, loader:
                     clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[CredentialResult]:
     """Check every credential received from the network at ``issuer_url``; a result names every check."""
     if not isinstance(credentials, list):
-        return [CredentialResult("affiliation_credentials", False, (Check("shape", False, "not a list"),))]
+        return [CredentialResult("affiliation_credentials", False,
+                                 (Check("shape", False, Message("detail.not_a_list")),))]
     did = did_from_base_url(issuer_url)
     resolver = _Resolver(did, fetch, http_for_localhost)
     return [_verify_one(item, did, resolver, loader, clock, fetch) for item in credentials[:MAX_CREDENTIALS]]
@@ -103,7 +105,7 @@ class _Resolver:
 def _verify_one(credential: Any, did: str, resolver: _Resolver, loader: JsonLdLoader,
                 clock: Callable[[], datetime], fetch: FetchJson) -> CredentialResult:
     if not isinstance(credential, dict) or len(json.dumps(credential)) > MAX_CREDENTIAL_BYTES:
-        return CredentialResult("credential", False, (Check("shape", False, "not a JSON object of a sane size"),))
+        return CredentialResult("credential", False, (Check("shape", False, Message("detail.shape")),))
     checks = [_issuer(credential, did), _signature(credential, did, resolver, loader, clock),
               _validity(credential, clock()), _status(credential, did, resolver, loader, clock, fetch)]
     return CredentialResult(_title(credential), all(c.ok is True for c in checks), tuple(checks))
@@ -113,8 +115,8 @@ def _issuer(credential: Mapping[str, Any], did: str) -> Check:
     issuer = credential.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
     if issuer_id != did:
-        return Check("issuer", False, f"issued by {str(issuer_id)[:120]}, not by {did}")
-    return Check("issuer", True, f"issued by {did}")
+        return Check("issuer", False, Message("detail.issuer_other", issuer=str(issuer_id)[:120], did=did))
+    return Check("issuer", True, Message("detail.issuer_ok", did=did))
 
 
 def _signature(credential: Mapping[str, Any], did: str, resolver: _Resolver, loader: JsonLdLoader,
@@ -122,8 +124,9 @@ def _signature(credential: Mapping[str, Any], did: str, resolver: _Resolver, loa
     try:
         proof = verify_proof(credential, loader=loader, resolve_key=resolver, clock=clock, expected_controller=did)
     except (CredentialError, ValueError) as exc:
-        return Check("signature", False, f"{getattr(exc, 'code', 'PROOF_VERIFICATION_ERROR')}: {str(exc)[:200]}")
-    return Check("signature", True, f"Data Integrity proof (eddsa-rdfc-2022) by {proof.verification_method}")
+        return Check("signature", False, Message("detail.signature_failed", reason=str(exc)[:200],
+                                                 code=getattr(exc, "code", "PROOF_VERIFICATION_ERROR")))
+    return Check("signature", True, Message("detail.signature_ok", method=proof.verification_method))
 
 
 def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
@@ -132,13 +135,15 @@ def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
         until = credential.get("validUntil")
         valid_until = parse_timestamp(until) if until is not None else None
     except ValueError as exc:
-        return Check("validity", False, f"malformed validity dates: {exc}")
+        return Check("validity", False, Message("detail.dates_malformed", reason=exc))
+    start, end = f"{valid_from:%Y-%m-%d}", f"{valid_until:%Y-%m-%d}" if valid_until else ""
     if valid_from > now + SKEW:
-        return Check("validity", False, f"not yet valid (from {valid_from:%Y-%m-%d})")
+        return Check("validity", False, Message("detail.not_yet_valid", start=start))
     if valid_until is not None and valid_until <= now:
-        return Check("validity", False, f"expired on {valid_until:%Y-%m-%d}")
-    return Check("validity", True, f"valid since {valid_from:%Y-%m-%d}"
-                 + (f" until {valid_until:%Y-%m-%d}" if valid_until else ""))
+        return Check("validity", False, Message("detail.expired", end=end))
+    if valid_until is None:
+        return Check("validity", True, Message("detail.valid_since", start=start))
+    return Check("validity", True, Message("detail.valid_between", start=start, end=end))
 
 
 def _status(credential: Mapping[str, Any], did: str, resolver: _Resolver, loader: JsonLdLoader,
@@ -149,15 +154,17 @@ def _status(credential: Mapping[str, Any], did: str, resolver: _Resolver, loader
     try:
         results = check_credential_status(credential, retrieve=fetch, verify_list=verify_list)
     except StatusError as exc:
-        return Check("status", None, f"unknown ({exc.code}): {str(exc)[:200]}")
+        return Check("status", None, Message("detail.status_unknown", code=exc.code, reason=str(exc)[:200]))
     except (CredentialError, ValueError) as exc:
-        return Check("status", None, f"unknown: {str(exc)[:200]}")
+        return Check("status", None, Message("detail.status_unknown", code=getattr(exc, "code", "PARSING_ERROR"),
+                                             reason=str(exc)[:200]))
     if not results:
-        return Check("status", True, "no status list entry (the issuer cannot revoke it)")
+        return Check("status", True, Message("detail.no_status"))
     bad = [r for r in results if not r.valid]
     if bad:
-        return Check("status", False, "; ".join(f"{r.purpose}: {r.message}" for r in bad))
-    return Check("status", True, "not revoked, not suspended")
+        return Check("status", False, Message("detail.status_bad",
+                                              problems="; ".join(f"{r.purpose}: {r.message}" for r in bad)))
+    return Check("status", True, Message("detail.status_ok"))
 
 
 def _title(credential: Mapping[str, Any]) -> str:

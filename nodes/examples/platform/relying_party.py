@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from nodes.examples.platform.config import Network, PlatformConfig
+from nodes.examples.platform.texts import Message
 
 #: ID token algorithms the platform accepts, whatever a provider announces.
 ID_TOKEN_ALGORITHMS = ("ES256", "EdDSA", "RS256")
@@ -53,6 +54,10 @@ HTTP_TIMEOUT = 10.0
 
 class SignInFailed(Exception):
     """The network's answer cannot be trusted or was a refusal; the message is safe to show the person."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        self.message = Message(key, **values)
+        super().__init__(str(self.message))
 
 
 class StrictOpenIdApp(StarletteOAuth2App):  # type: ignore[misc]
@@ -78,18 +83,18 @@ class StrictOAuth(OAuth):  # type: ignore[misc]
 
 def _check_metadata(metadata: dict[str, Any], issuer: str) -> None:
     if metadata.get("issuer") != issuer:
-        raise SignInFailed("The network's discovery document names another issuer.")
+        raise SignInFailed("signin.other_issuer")
     for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
         if not isinstance(metadata.get(name), str):
-            raise SignInFailed(f"The network's discovery document has no {name}.")
+            raise SignInFailed("signin.missing_endpoint", name=name)
     metadata.pop("jwks", None)
     announced = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     allowed = [alg for alg in ID_TOKEN_ALGORITHMS if alg in announced]
     if not allowed:
-        raise SignInFailed("The network signs ID tokens with no algorithm this platform accepts.")
+        raise SignInFailed("signin.no_algorithm")
     metadata["id_token_signing_alg_values_supported"] = allowed
     if "S256" not in (metadata.get("code_challenge_methods_supported") or []):
-        raise SignInFailed("The network does not offer PKCE with S256.")
+        raise SignInFailed("signin.no_pkce")
 
 
 def build_oauth(config: PlatformConfig) -> StrictOAuth:
@@ -117,7 +122,7 @@ async def start_sign_in(oauth: StrictOAuth, request: Request, config: PlatformCo
             request, config.redirect_uri(network), claims=json.dumps(CLAIMS)
         )
     except HTTP_ERRORS as exc:
-        raise SignInFailed(f"{network.name} cannot be reached right now.") from exc
+        raise SignInFailed("signin.unreachable", network=network.name) from exc
     return response
 
 
@@ -137,29 +142,28 @@ async def finish_sign_in(oauth: StrictOAuth, request: Request, network: Network)
     query = request.query_params
     state = query.get("state")
     if not state or await client.framework.get_state_data(request.session, state) is None:
-        raise SignInFailed("This sign-in answer was not asked for by this browser, or was already used; "
-                           "please start again.")
+        raise SignInFailed("signin.unsolicited")
     if "error" in query or query.get("iss") != network.issuer:
         await client.framework.clear_state_data(request.session, state)  # a state is good for one answer only
         if query.get("iss") != network.issuer:
-            raise SignInFailed(f"This answer does not come from {network.name} (iss).")
-        raise SignInFailed(f"{network.name} did not sign you in ({query['error'][:60]}).")
+            raise SignInFailed("signin.wrong_issuer", network=network.name)
+        raise SignInFailed("signin.refused", network=network.name, error=query["error"][:60])
     try:
         token = await client.authorize_access_token(request, leeway=LEEWAY_SECONDS)
     except OAuthError as exc:
-        raise SignInFailed(f"This sign-in answer is not valid any more ({exc.error}); please start again.") from exc
+        raise SignInFailed("signin.stale", error=exc.error) from exc
     except JoseError as exc:
-        raise SignInFailed(f"{network.name}'s ID token did not pass the checks ({exc.error}).") from exc
+        raise SignInFailed("signin.id_token", network=network.name, error=exc.error) from exc
     except HTTP_ERRORS as exc:
-        raise SignInFailed(f"{network.name} did not complete the sign-in ({type(exc).__name__}).") from exc
+        raise SignInFailed("signin.incomplete", network=network.name, error=type(exc).__name__) from exc
     if "id_token" not in token or "userinfo" not in token:
-        raise SignInFailed(f"{network.name} sent no ID token.")
+        raise SignInFailed("signin.no_id_token", network=network.name)
     id_claims = dict(token["userinfo"])
     answer = await fetch_userinfo(oauth, network, token["access_token"])
     if answer.refused is not None or answer.claims is None:
-        raise SignInFailed(f"{network.name} refused the new access token ({answer.refused}).")
+        raise SignInFailed("signin.token_refused", network=network.name, error=answer.refused)
     if answer.claims.get("sub") != id_claims.get("sub"):
-        raise SignInFailed(f"{network.name}'s UserInfo answer is about someone else (sub).")
+        raise SignInFailed("signin.other_subject", network=network.name)
     return SignIn(id_claims, answer.claims, token["access_token"], int(token.get("expires_in") or 0))
 
 
