@@ -38,6 +38,7 @@ class Build(Protocol):
 
     def __call__(self, *, credential_status: list[dict[str, str]]) -> dict[str, Any]: ...
 
+
 Job = tuple[Build, list[dict[str, str]]]
 Outcome = dict[str, Any] | CredentialError
 """A signed credential, or why this one cannot be issued (the others of its batch are not affected)."""
@@ -105,7 +106,7 @@ class PoolSigner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def available_cpus() -> int:
+def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -114,7 +115,7 @@ def available_cpus() -> int:
 
 def pool_size() -> int:
     """Signing workers for a roster: one per CPU this process may use, at most :data:`MAX_WORKERS`."""
-    return min(available_cpus(), MAX_WORKERS)
+    return min(_available_cpus(), MAX_WORKERS)
 
 
 # --- in the worker process ----------------------------------------------------------------------------------------
