@@ -19,19 +19,17 @@ import argparse
 import cProfile
 import os
 import pstats
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_support import postgres_database, school_node  # noqa: E402
 from roster_import import roster  # noqa: E402
 
 from credentials.data_integrity.proofs import verify_proof  # noqa: E402
@@ -40,9 +38,7 @@ from nodes import keyring  # noqa: E402
 from nodes.context import NodeContext  # noqa: E402
 from nodes.issuance import issue_affiliations, pending_affiliations  # noqa: E402
 from nodes.roster.apply import import_roster  # noqa: E402
-from nodes.settings import load_settings  # noqa: E402
 from nodes.storage.credential_tables import IssuedCredential  # noqa: E402
-from nodes.storage.db import make_engine, upgrade  # noqa: E402
 
 TARGET_SECONDS = 60.0
 TARGET_MEMBERS = 100_000
@@ -55,13 +51,8 @@ def rows_for(members: int) -> int:
 
 def run(label: str, database_url: str, members: int, profile: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(
-            display_name="Bench School", kind="school", base_url="http://localhost:8499", data_dir=folder,
-            dev_mode=True, database_url=database_url, roster_max_bytes=256 * 1024 * 1024,
-        )
-        engine = make_engine(settings.resolved_database_url)
-        upgrade(engine)
-        node = NodeContext(settings=settings, engine=engine, secret=secrets.token_bytes(32))
+        node = school_node(folder, database_url)
+        engine = node.engine
         keyring.ensure_keys(engine, node.secret, node.clock)
         data = roster(rows_for(members), "Association des anciens;Club robotique")
         started = time.perf_counter()
@@ -122,18 +113,8 @@ def main() -> None:
     if not args.postgres_only:
         run("SQLite", "", args.members, args.profile)
     if args.postgres and not args.sqlite_only:
-        url = make_url(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        name = "passerelle_bench_" + secrets.token_hex(4)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", url.set(database=name).render_as_string(hide_password=False), args.members,
-                args.profile)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with postgres_database(args.postgres) as url:
+            run("PostgreSQL", url, args.members, args.profile)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ remembered), then the token request with the PKCE verifier and ``client_secret_b
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import os
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from bench_support import postgres_database  # noqa: F401 (re-exported for the other scripts)
 
 from nodes import keyring, members
 from nodes.context import NodeContext
@@ -56,22 +53,6 @@ def free_port() -> int:
 def argon2_parameters() -> str:
     mib = members.ARGON2_MEMORY_KIB / 1024
     return f"argon2id m={mib:g} MiB t={members.ARGON2_TIME_COST} p={members.ARGON2_PARALLELISM}"
-
-
-@contextlib.contextmanager
-def postgres_database(url: str) -> Iterator[str]:
-    """A fresh database on the server of ``url``, dropped at the end."""
-    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = "passerelle_bench_" + secrets.token_hex(4)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nodes.context import NodeContext  # noqa: E402
+from bench_support import postgres_database, school_node  # noqa: E402
+
 from nodes.roster.apply import AFFILIATIONS, MEMBERS, import_roster  # noqa: E402
-from nodes.settings import load_settings  # noqa: E402
-from nodes.storage.db import make_engine, upgrade  # noqa: E402
 
 GIVEN = ["Camille", "Léa", "Hugo", "Amina", "Noah", "Sofia", "Jules", "Zoé", "Karim", "Inès"]
 FAMILY = ["Martin", "Dubois", "Bernard", "Diallo", "Smith", "Rossi", "Petit", "Nguyen", "Haddad", "Moreau"]
@@ -51,13 +48,8 @@ def roster(rows: int, groups: str) -> bytes:
 
 def run(label: str, database_url: str, rows: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(
-            display_name="Bench School", kind="school", base_url="http://localhost:8499", data_dir=folder,
-            dev_mode=True, database_url=database_url, roster_max_bytes=256 * 1024 * 1024,
-        )
-        engine = make_engine(settings.resolved_database_url)
-        upgrade(engine)
-        node = NodeContext(settings=settings, engine=engine, secret=secrets.token_bytes(32))
+        node = school_node(folder, database_url)
+        engine = node.engine
         first = roster(rows, "Association des anciens;Club robotique")
         corrected = roster(rows, "Association des anciens")
         print(f"{label}: {rows} rows, {len(first) / 1e6:.1f} MB")
@@ -82,17 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     run("SQLite", "", args.rows)
     if args.postgres:
-        url = make_url(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        name = "passerelle_bench_" + secrets.token_hex(4)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("PostgreSQL", url.set(database=name).render_as_string(hide_password=False), args.rows)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with postgres_database(args.postgres) as url:
+            run("PostgreSQL", url, args.rows)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""What several benchmarks share: a throw-away PostgreSQL database, and a bare node context on a fresh database.
+
+Kept apart from the scripts so that each measures its own thing and sets up the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from nodes.context import NodeContext
+from nodes.settings import load_settings
+from nodes.storage.db import make_engine, upgrade
+
+
+@contextlib.contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    """A fresh database on the server of ``url``, dropped at the end."""
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = "passerelle_bench_" + secrets.token_hex(4)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def school_node(folder: Path | str, database_url: str) -> NodeContext:
+    """A school node in ``folder`` (dev mode, migrated database, a random secret), without HTTP; SQLite when
+    ``database_url`` is empty. The roster cap is raised for 100,000-row files."""
+    settings = load_settings(
+        display_name="Bench School", kind="school", base_url="http://localhost:8499", data_dir=str(folder),
+        dev_mode=True, database_url=database_url, roster_max_bytes=256 * 1024 * 1024,
+    )
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return NodeContext(settings=settings, engine=engine, secret=secrets.token_bytes(32))
