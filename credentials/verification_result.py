@@ -78,10 +78,7 @@ class CredentialResult:
 
     def check(self, name: str) -> Check:
         """The check called ``name``; :class:`KeyError` if there is none."""
-        for item in self.checks:
-            if item.name == name:
-                return item
-        raise KeyError(name)
+        return _named(self.checks, name)
 
     @property
     def errors(self) -> list[dict[str, str]]:
@@ -109,10 +106,8 @@ class PresentationResult:
         return own and all(result.verified for result in self.credentials)
 
     def check(self, name: str) -> Check:
-        for item in self.checks:
-            if item.name == name:
-                return item
-        raise KeyError(name)
+        """The check called ``name``; :class:`KeyError` if there is none."""
+        return _named(self.checks, name)
 
     @property
     def errors(self) -> list[dict[str, str]]:
@@ -132,3 +127,10 @@ class PresentationResult:
 def skipped(names: tuple[str, ...], reason: str) -> list[Check]:
     """``skipped`` checks for every name, with one reason."""
     return [Check(name, "skipped", reason) for name in names]
+
+
+def _named(checks: tuple[Check, ...], name: str) -> Check:
+    for item in checks:
+        if item.name == name:
+            return item
+    raise KeyError(name)

@@ -22,6 +22,7 @@ from sqlmodel import Session, col
 from credentials.status.documents import IssuedPurpose
 from nodes.audit import record
 from nodes.context import NodeContext
+from nodes.problems import Problem
 from nodes.status_lists import STATE_BITS, set_bits
 from nodes.storage.credential_tables import IssuedCredential
 from nodes.storage.db import transaction
@@ -35,12 +36,8 @@ REASON_MAX = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-class StateProblem(Exception):
-    """The change is refused; ``status`` (404, 409, 400), ``code`` and a readable ``detail``."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class StateProblem(Problem):
+    """The change is refused: ``status`` 404 (no such credential), 409 (not from this state) or 400 (the reason)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """A member's credentials, for the member pages and for other parts of the node (the OpenID Connect
 ``affiliations`` claim).
 
-:func:`member_credentials` returns the signed documents a member may present: their live affiliation credentials
-(``active``; a suspended or revoked credential is not handed out). :func:`ensure_member_credentials` first issues
+:func:`live_documents` returns the signed documents a member may present: their live affiliation credentials
+(``active``; a suspended or revoked credential is not handed out, nor the Open Badge form), in the caller's
+session, as UserInfo reads them on every call. :func:`ensure_member_credentials` first issues
 the missing ones (one per affiliation), so a caller that needs them at sign-in time always gets one per affiliation.
 """
 
@@ -10,17 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from nodes.context import NodeContext
 from nodes.issuance import OPEN_BADGE, issue_affiliations, pending_affiliations
 from nodes.storage.credential_tables import IssuedCredential
 
+_ISSUED = IssuedCredential.__table__  # type: ignore[attr-defined]
+_LIVE_DOCUMENTS = (
+    select(_ISSUED.c.document)
+    .where(_ISSUED.c.member_id == bindparam("member_id"), _ISSUED.c.state == "active",
+           _ISSUED.c.credential_type != OPEN_BADGE)
+    .order_by(_ISSUED.c.created_at.desc(), _ISSUED.c.id)
+)
 
-def member_credentials(node: NodeContext, member_id: int, *, include_open_badges: bool = False) -> list[dict[str, Any]]:
-    """The member's active credentials as signed JSON documents, newest first."""
-    return [dict(row.document) for row in member_rows(node, member_id, states=("active",))
-            if include_open_badges or row.credential_type != OPEN_BADGE]
+
+def live_documents(db: Session, member_id: int) -> list[dict[str, Any]]:
+    """The member's live affiliation credentials as signed JSON documents, newest first (one Core statement)."""
+    return [dict(document) for (document,) in db.connection().execute(_LIVE_DOCUMENTS, {"member_id": member_id})]
+
+
+def member_credentials(node: NodeContext, member_id: int) -> list[dict[str, Any]]:
+    with Session(node.engine) as db:
+        return live_documents(db, member_id)
 
 
 def ensure_member_credentials(node: NodeContext, member_id: int, *, actor: str = "system") -> list[dict[str, Any]]:

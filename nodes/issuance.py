@@ -38,6 +38,7 @@ from credentials.open_badges import open_badge_credential
 from nodes import keyring
 from nodes.audit import record
 from nodes.context import NodeContext
+from nodes.problems import Problem
 from nodes.signing_pool import (
     POOL_THRESHOLD,
     Build,
@@ -59,12 +60,8 @@ OPEN_BADGE = "OpenBadgeCredential"
 Progress = Callable[[int, int], None]
 
 
-class IssuanceProblem(Exception):
-    """Issuance refused; ``status``, ``code`` and ``detail`` (safe to show) become the problem+json answer."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class IssuanceProblem(Problem):
+    """Issuance refused; its ``status``, ``code`` and ``detail`` become the problem+json answer."""
 
 
 @dataclass(frozen=True)

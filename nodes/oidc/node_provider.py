@@ -20,7 +20,6 @@ from federation.oidc.provider import Provider, ProviderConfig
 from federation.oidc.subject import derive_salt
 from nodes import keyring
 from nodes.context import NodeContext
-from nodes.issuance import OPEN_BADGE
 from nodes.oidc.store import SqlProviderStore
 from nodes.web.sessions import node_of
 
@@ -68,7 +67,7 @@ class IssuedCredentials:
 
     def credentials_for(self, member_id: int, audience: str) -> list[dict[str, Any]]:
         # Through the store, so in the request's database session (no second connection for UserInfo).
-        return self.store.live_credential_documents(member_id, excluded_type=OPEN_BADGE)
+        return self.store.live_credential_documents(member_id)
 
 
 def build_provider(node: NodeContext) -> Provider:

@@ -29,7 +29,7 @@ from nodes import throttle
 from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.credential_tables import IssuedCredential
+from nodes.credentials_service import live_documents
 from nodes.storage.db import transaction
 from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
@@ -98,13 +98,6 @@ _WITH_GRANT = {
     .where(hash_column == bindparam("hash"))
     for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
 }
-_LIVE_DOCUMENTS = (
-    select(IssuedCredential.__table__.c.document)  # type: ignore[attr-defined]
-    .where(IssuedCredential.__table__.c.member_id == bindparam("member_id"),  # type: ignore[attr-defined]
-           IssuedCredential.__table__.c.state == "active",  # type: ignore[attr-defined]
-           IssuedCredential.__table__.c.credential_type != bindparam("excluded"))  # type: ignore[attr-defined]
-    .order_by(IssuedCredential.__table__.c.created_at.desc(), IssuedCredential.__table__.c.id)  # type: ignore[attr-defined]
-)
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _LOCKED_UNTIL = select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key"))
 # A client with its lockout, in one statement: every token request checks both before anything else.
@@ -322,11 +315,11 @@ class SqlProviderStore:
         scope.member_rows.setdefault(token.member_id, parts["m"])
         return token
 
-    def live_credential_documents(self, member_id: int, excluded_type: str) -> list[dict[str, Any]]:
-        """The member's active credentials (except ``excluded_type``) as issued, newest first."""
+    def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
+        """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`), in the
+        request's session."""
         with self._reading() as db:
-            rows = db.connection().execute(_LIVE_DOCUMENTS, {"member_id": member_id, "excluded": excluded_type})
-            return [dict(document) for (document,) in rows]
+            return live_documents(db, member_id)
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         return self._revoke(col(OidcToken.family) == family, now, reason)

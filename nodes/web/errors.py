@@ -21,6 +21,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from nodes.problems import Problem
+
 log = logging.getLogger("passerelle.errors")
 RETRY_AFTER_SECONDS = "5"
 UNAVAILABLE_DETAIL = "The service is temporarily unavailable; please try again shortly."
@@ -35,14 +37,12 @@ _PG_UNAVAILABLE_CLASSES = {"08", "53", "57", "58"}
 _PG_UNAVAILABLE_CODES = {"25006", "40001", "40P01", "55P03"}
 
 
-class ProblemError(Exception):
-    """An error with its wire code and HTTP status, answered as problem+json (API) or a page (browser)."""
+class ProblemError(Problem):
+    """A :class:`~nodes.problems.Problem` raised by the web layer, answered as problem+json (API) or a page
+    (browser), with extra response ``headers`` if any."""
 
     def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
+        super().__init__(status, code, detail)
         self.headers = headers or {}
 
 
