@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from nodes import keyring
 from nodes.context import NodeContext
 from nodes.settings import load_settings
 from nodes.storage.db import make_engine, upgrade
@@ -32,6 +33,26 @@ def postgres_database(url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def init_node(folder: Path, port: int, database_url: str, *, name: str = "Bench School",
+              extra: str = "") -> tuple[Path, NodeContext]:
+    """Write a school node's config in ``folder`` (``extra`` is appended TOML) and initialise the node as
+    ``passerelle init`` does: secret, migrated database, keys. Returns the config and a context on it (the caller
+    disposes of its engine); SQLite when ``database_url`` is empty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "node.toml"
+    config.write_text(
+        f'display_name = "{name}"\nkind = "school"\nbase_url = "http://localhost:{port}"\n'
+        f'data_dir = "{folder / "data"}"\ndev_mode = true\ndatabase_url = "{database_url}"\nlog_level = "warning"\n'
+        + extra, encoding="utf-8")
+    settings = load_settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_secret()
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    keyring.ensure_keys(engine, settings.node_secret())
+    return config, NodeContext(settings=settings, engine=engine, secret=settings.node_secret())
 
 
 def school_node(folder: Path | str, database_url: str) -> NodeContext:

@@ -32,12 +32,12 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_support import postgres_database  # noqa: E402
 from http_load import Answer, closed_loop, request_bytes  # noqa: E402
 from oidc_flows import (  # noqa: E402
     FlowRunner,
     argon2_parameters,
     free_port,
-    postgres_database,
     prepare_node,
     start_node,
 )

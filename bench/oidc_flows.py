@@ -26,13 +26,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from bench_support import postgres_database  # noqa: F401 (re-exported for the other scripts)
+from bench_support import init_node
 
-from nodes import keyring, members
-from nodes.context import NodeContext
+from nodes import members
 from nodes.oidc.clients import ClientRegistration, register_client
-from nodes.settings import load_settings
-from nodes.storage.db import make_engine, transaction, upgrade
+from nodes.storage.db import transaction
 from nodes.storage.models import Member
 
 PASSWORD = "correct horse battery staple, benchmarked"
@@ -65,18 +63,8 @@ class BenchClient:
 
 def prepare_node(folder: Path, port: int, database_url: str, count: int) -> BenchClient:
     """Write a config, initialise the node, seed ``count`` claimed members and register one confidential client."""
-    config = folder / "node.toml"
-    config.write_text(
-        f'display_name = "Bench School"\nkind = "school"\nbase_url = "http://localhost:{port}"\n'
-        f'data_dir = "{folder / "data"}"\ndev_mode = true\ndatabase_url = "{database_url}"\nlog_level = "warning"\n',
-        encoding="utf-8",
-    )
-    settings = load_settings(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.ensure_secret()
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    keyring.ensure_keys(engine, settings.node_secret())
+    config, node = init_node(folder, port, database_url)
+    engine = node.engine
     hashed, now = members.hash_password(PASSWORD), datetime.now(UTC)
     emails = [f"member{i}@bench.example.org" for i in range(count)]
     with transaction(engine) as db:
@@ -84,7 +72,6 @@ def prepare_node(folder: Path, port: int, database_url: str, count: int) -> Benc
             db.add(Member(public_id=secrets.token_hex(8), email=email, email_key=members.email_key(email),
                           given_name="Bench", family_name="Member", password_hash=hashed, created_at=now,
                           updated_at=now, claimed_at=now))
-    node = NodeContext(settings=settings, engine=engine, secret=settings.node_secret())
     row, secret = register_client(node, ClientRegistration(name="Bench Platform", redirect_uris=[REDIRECT]),
                                   actor="bench")
     engine.dispose()

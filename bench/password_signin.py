@@ -38,11 +38,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oidc_flows import argon2_parameters, postgres_database, start_node  # noqa: E402
+from bench_support import init_node, postgres_database  # noqa: E402
+from oidc_flows import argon2_parameters, start_node  # noqa: E402
 
-from nodes import keyring, members  # noqa: E402
-from nodes.settings import load_settings  # noqa: E402
-from nodes.storage.db import make_engine, transaction, upgrade  # noqa: E402
+from nodes import members  # noqa: E402
+from nodes.storage.db import transaction  # noqa: E402
 from nodes.storage.models import Member  # noqa: E402
 
 EMAIL = "bench.member@bench.example.org"
@@ -58,19 +58,8 @@ def free_port() -> int:
 
 def prepare_node(folder: Path, port: int, database_url: str) -> Path:
     """Write a config, initialise the node (secret, schema, keys) and seed one claimed member; returns the config."""
-    config = folder / "node.toml"
-    config.write_text(
-        f'display_name = "Bench School"\nkind = "school"\nbase_url = "http://localhost:{port}"\n'
-        f'data_dir = "{folder / "data"}"\ndev_mode = true\ndatabase_url = "{database_url}"\n'
-        'log_level = "warning"\n',
-        encoding="utf-8",
-    )
-    settings = load_settings(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.ensure_secret()
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    keyring.ensure_keys(engine, settings.node_secret())
+    config, node = init_node(folder, port, database_url)
+    engine = node.engine
     now = datetime.now(UTC)
     with transaction(engine) as db:
         db.add(Member(

@@ -31,15 +31,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_support import init_node, postgres_database  # noqa: E402
 from http_load import closed_loop, request_bytes  # noqa: E402
-from oidc_flows import free_port, postgres_database  # noqa: E402
+from oidc_flows import free_port  # noqa: E402
 
-from nodes import keyring  # noqa: E402
 from nodes.admins import make_admin  # noqa: E402
 from nodes.api_tokens import create_token  # noqa: E402
 from nodes.context import NodeContext  # noqa: E402
 from nodes.settings import load_settings  # noqa: E402
-from nodes.storage.db import make_engine, upgrade  # noqa: E402
+from nodes.storage.db import make_engine  # noqa: E402
 
 TARGET = 1000
 V2 = "https://www.w3.org/ns/credentials/v2"
@@ -47,19 +47,8 @@ ALUMNI = "https://w3id.org/passerelle/alumni/v1"
 
 
 def write_config(folder: Path, port: int, database_url: str, extra: str = "") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "node.toml"
-    config.write_text(
-        f'display_name = "Bench {folder.name}"\nkind = "school"\nbase_url = "http://localhost:{port}"\n'
-        f'data_dir = "{folder / "data"}"\ndev_mode = true\ndatabase_url = "{database_url}"\nlog_level = "warning"\n'
-        + extra, encoding="utf-8")
-    settings = load_settings(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.ensure_secret()
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    keyring.ensure_keys(engine, settings.node_secret())
-    engine.dispose()
+    config, node = init_node(folder, port, database_url, name=f"Bench {folder.name}", extra=extra)
+    node.engine.dispose()
     return config
 
 

@@ -25,16 +25,13 @@ from nodes.oidc.adapter import OAuthRequest, to_response
 from nodes.oidc.interactions import Interaction
 from nodes.oidc.node_provider import provider_of
 from nodes.storage.models import Member
-from nodes.web.deps import CsrfChecked, current_member
+from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import render
 from nodes.web.sessions import current_session, node_of
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
 
-
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def error_page(request: Request, error: str, description: str, status: int = 400) -> HTMLResponse:
@@ -181,8 +178,8 @@ def consent_submit(
     if not interactions.finish(node, parked):
         return error_page(request, "invalid_request", "This consent form was already answered.")
     if decision == "deny":
-        consents.record_denial(node, member, authorization.client, _address(request))
+        consents.record_denial(node, member, authorization.client, peer_address(request))
         return to_response(authorize.deny(provider, authorization))
     granted = consents.give_consent(node, provider, member, authorization.client, authorization.items,
-                                    claims or [], _address(request))
+                                    claims or [], peer_address(request))
     return _issue(request, authorization, member, aware(session.auth_time), granted)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nodes.oidc import consents
-from nodes.web.deps import CsrfChecked, MemberDep
+from nodes.web.deps import CsrfChecked, MemberDep, peer_address
 from nodes.web.errors import ProblemError
 from nodes.web.pages import render
 from nodes.web.sessions import node_of
@@ -28,7 +28,7 @@ def platforms(request: Request, member: MemberDep) -> HTMLResponse:
 @router.post("/me/platforms/{client_id}/revoke", dependencies=[CsrfChecked])
 def revoke_platform(request: Request, client_id: str, member: MemberDep) -> RedirectResponse:
     """Disconnect the platform: its consent and every token it holds for this member stop working at once."""
-    address = request.client.host if request.client else None
+    address = peer_address(request)
     consents.disconnect(node_of(request), member, client_id[:64], address)
     return RedirectResponse("/me/platforms", status_code=303, headers=NO_STORE)
 

@@ -20,7 +20,7 @@ from nodes.roster.apply import ImportReport, import_roster
 from nodes.roster.parse import human_size, read_capped
 from nodes.roster.problems import RosterFileError
 from nodes.web import admin_queries as queries
-from nodes.web.deps import AdminDep, CsrfChecked, require_admin
+from nodes.web.deps import AdminDep, CsrfChecked, peer_address, require_admin
 from nodes.web.errors import ProblemError
 from nodes.web.pages import language, render
 from nodes.web.redirects import safe_next
@@ -30,9 +30,6 @@ router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
 NO_STORE = {"Cache-Control": "no-store"}
 ERRORS_SHOWN = 500
 
-
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -80,7 +77,7 @@ async def roster_upload(request: Request, admin: AdminDep) -> HTMLResponse:
     except RosterFileError as exc:
         return _roster_page(request, ImportReport(errors=[exc.error]), status_code=413)
     report = await run_in_threadpool(
-        lambda: import_roster(node, data, actor=admin.public_id, ip=_address(request), source=upload.filename,
+        lambda: import_roster(node, data, actor=admin.public_id, ip=peer_address(request), source=upload.filename,
                               skip_invalid=form.get("skip_invalid") == "1")
     )
     if not report.imported:

@@ -24,7 +24,7 @@ from nodes.invitations import InvitationState, InvitationUnusable, claim, find_i
 from nodes.members import InvalidEmail, email_key, password_problem, verify_password
 from nodes.storage.db import transaction
 from nodes.storage.models import Member
-from nodes.web.deps import CsrfChecked, current_member
+from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import language, render
 from nodes.web.redirects import safe_next
 from nodes.web.sessions import current_session, end_session, node_of, sign_in
@@ -36,7 +36,7 @@ _REFUSED_STATUS = {"unknown": 400, "used": 410, "expired": 410}
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return peer_address(request) or "unknown"
 
 
 # --- claiming an invitation -----------------------------------------------------------------------------------

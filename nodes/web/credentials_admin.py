@@ -21,7 +21,7 @@ from nodes.issuance_jobs import job_view, recent_jobs, start_job
 from nodes.members import InvalidEmail, email_key
 from nodes.storage.credential_tables import IssuedCredential
 from nodes.storage.models import AuditEvent, Member
-from nodes.web.deps import AdminDep, CsrfChecked, require_admin
+from nodes.web.deps import AdminDep, CsrfChecked, peer_address, require_admin
 from nodes.web.errors import ProblemError
 from nodes.web.pages import render
 from nodes.web.sessions import node_of
@@ -30,9 +30,6 @@ router = APIRouter(prefix="/admin/credentials", dependencies=[Depends(require_ad
 NO_STORE = {"Cache-Control": "no-store"}
 PAGE_SIZE = 50
 
-
-def _address(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 @router.get("", response_class=HTMLResponse)
@@ -76,7 +73,7 @@ async def issue_to_member(request: Request, admin: AdminDep) -> Response:
     if member is None:
         raise ProblemError(404, "not_found", "No member has this e-mail address.")
     report = await run_in_threadpool(lambda: issue_affiliations(node, pending, actor=admin.public_id,
-                                                                ip=_address(request), open_badge=open_badge))
+                                                                ip=peer_address(request), open_badge=open_badge))
     target = "/admin/credentials?" + urlencode({"q": member.email, "issued": len(report.issued),
                                                 "skipped": len(report.skipped)})
     return RedirectResponse(target, status_code=303, headers=NO_STORE)
@@ -87,7 +84,7 @@ async def issue_to_roster(request: Request, admin: AdminDep) -> Response:
     form = await request.form()
     job_id = await run_in_threadpool(lambda: start_job(node_of(request), actor=admin.public_id,
                                                        open_badge=form.get("open_badge") == "1",
-                                                       ip=_address(request)))
+                                                       ip=peer_address(request)))
     return RedirectResponse(f"/admin/credentials/jobs/{job_id}", status_code=303, headers=NO_STORE)
 
 
@@ -135,7 +132,7 @@ async def credential_state(request: Request, admin: AdminDep) -> Response:
     try:
         await run_in_threadpool(lambda: change_state(node, credential_id, action,  # type: ignore[arg-type]
                                                      str(form.get("reason") or ""), actor=admin.public_id,
-                                                     ip=_address(request)))
+                                                     ip=peer_address(request)))
     except StateProblem as exc:
         if exc.status == 404:
             raise ProblemError(404, "not_found", exc.detail) from None

@@ -20,7 +20,7 @@ from nodes.issuance import OPEN_BADGE, issue_affiliations, pending_affiliations
 from nodes.qr import compact_json, qr_data_uri
 from nodes.storage.credential_tables import IssuedCredential
 from nodes.storage.models import Affiliation, Member
-from nodes.web.deps import CsrfChecked, MemberDep
+from nodes.web.deps import CsrfChecked, MemberDep, peer_address
 from nodes.web.errors import ProblemError
 from nodes.web.member import describe
 from nodes.web.pages import language, render
@@ -81,7 +81,7 @@ async def request_credential(request: Request, member: MemberDep) -> Response:
     if owned is None or owned.member_id != member.id:
         raise ProblemError(404, "not_found", "Unknown affiliation.")
     if pending:
-        ip = request.client.host if request.client else None
+        ip = peer_address(request)
         await run_in_threadpool(lambda: issue_affiliations(node, pending, actor=member.public_id, ip=ip,
                                                            open_badge=open_badge))
     return RedirectResponse("/me/credentials", status_code=303, headers=NO_STORE)

@@ -13,6 +13,12 @@ from nodes.web.errors import ProblemError
 from nodes.web.sessions import check_csrf, current_session, node_of
 
 
+def peer_address(request: Request) -> str | None:
+    """The client's address as the server reports it (behind a proxy, uvicorn's ``--forwarded-allow-ips`` decides
+    whether ``X-Forwarded-For`` is believed); for audit events and throttles."""
+    return request.client.host if request.client else None
+
+
 def get_node(request: Request) -> NodeContext:
     return node_of(request)
 

@@ -28,7 +28,7 @@ from nodes.status_lists import StatusListRollback
 from nodes.status_publish import published_list
 from nodes.storage.models import Member
 from nodes.verification import verify_credential_for, verify_presentation_for
-from nodes.web.deps import current_member
+from nodes.web.deps import current_member, peer_address
 from nodes.web.errors import ProblemError
 from nodes.web.json_body import read_json
 from nodes.web.sessions import node_of
@@ -66,7 +66,7 @@ async def issue(request: Request) -> JSONResponse:
     admin = api_admin(request)
     body = await read_json(request)
     node = node_of(request)
-    ip = request.client.host if request.client else None
+    ip = peer_address(request)
     try:
         credential, created = await run_in_threadpool(
             issue_document, node, body, actor=admin.public_id, ip=ip,
