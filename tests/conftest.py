@@ -7,6 +7,7 @@ PostgreSQL run is skipped, except under ``CI=true`` where it is an error (CI mus
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import socket
@@ -36,10 +37,29 @@ def database_kind() -> str:
     return os.environ.get("PASSERELLE_TEST_DATABASE", "sqlite")
 
 
+_PORTS_PER_WORKER = 5000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that no other test worker hands out, and that this worker has not handed out before.
+
+    ``bind(0)`` would draw from the kernel's ephemeral range, where a port released here can be drawn again at once
+    by the other xdist worker (or become an HTTP client's source port) before the node that was meant to use it
+    binds it: a test then talks to another test's node (CI saw exactly that). Each worker therefore counts through
+    a range of its own below the ephemeral range, skipping any port something else already holds."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) % 4 if worker[2:].isdigit() else 0
+    base = 10000 + index * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_next_port) % _PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port left in this worker's range")
 
 
 class PostgresDatabases:
