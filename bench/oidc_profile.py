@@ -55,7 +55,7 @@ def profiled(folder: Path | None, pid: int, name: str, seconds: float, cpus: set
     folder.mkdir(parents=True, exist_ok=True)
     output = folder / f"{name}.txt"
     command = [tool, "record", "--pid", str(pid), "--duration", str(int(seconds) + 2), "--rate", "200",
-               "--format", "raw", "--output", str(output), "--nonblocking"]
+               "--format", "raw", "--output", str(output), "--nonblocking", "--gil"]
     recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 preexec_fn=lambda: os.sched_setaffinity(0, cpus) if cpus else None)  # noqa: PLW1509
     try:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -63,8 +64,9 @@ class SigningKey:
     def __repr__(self) -> str:
         return f"SigningKey(algorithm={self.algorithm!r}, kid={self.kid!r})"
 
-    @property
+    @cached_property
     def kid(self) -> str:
+        """Computed once per key: every ID token and credential proof names it."""
         return jwk_thumbprint(self.public_jwk())
 
     def public_jwk(self) -> dict[str, Any]:

@@ -58,6 +58,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     fetcher = node.__dict__.get("fetcher")
     if fetcher is not None:
         fetcher.close()
+    direct_reads = node.__dict__.get("direct_reads")
+    if direct_reads is not None:
+        direct_reads.dispose()
     node.engine.dispose()
 
 
@@ -73,30 +76,26 @@ def app_from_environment() -> FastAPI:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from nodes.web import auth, home, member, ops, wellknown
-
-    app.include_router(ops.router)
-    app.include_router(wellknown.router)
-    app.include_router(home.router)
-    app.include_router(auth.router)
-    app.include_router(member.router)
     from nodes.oidc import authorize_routes, logout_routes, platform_routes, token_routes
-    from nodes.web import admin_clients
+    from nodes.web import (
+        admin,
+        admin_clients,
+        auth,
+        credentials_admin,
+        credentials_member,
+        home,
+        member,
+        ops,
+        vc_api,
+        verify_page,
+        wellknown,
+    )
 
-    app.include_router(token_routes.router)
-    app.include_router(authorize_routes.router)
-    app.include_router(logout_routes.router)
-    app.include_router(platform_routes.router)
-    app.include_router(admin_clients.router)
-    from nodes.web import admin
-
-    app.include_router(admin.router)
-    from nodes.web import credentials_admin, credentials_member, vc_api, verify_page
-
-    app.include_router(vc_api.router)
-    app.include_router(credentials_admin.router)
-    app.include_router(credentials_member.router)
-    app.include_router(verify_page.router)
+    for router in (ops.router, token_routes.router, vc_api.router, wellknown.router, home.router, auth.router,
+                   member.router, authorize_routes.router, logout_routes.router, platform_routes.router,
+                   admin_clients.router, admin.router, credentials_admin.router, credentials_member.router,
+                   verify_page.router):
+        app.include_router(router)
 
 
 def _install_middleware(app: FastAPI) -> None:

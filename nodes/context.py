@@ -16,6 +16,7 @@ from credentials.jsonld_loader import JsonLdLoader
 from nodes.clock import Clock, utc_now
 from nodes.fetch import SafeFetcher
 from nodes.settings import NodeSettings
+from nodes.storage.direct import DirectReads
 
 
 @dataclass
@@ -43,6 +44,13 @@ class NodeContext:
     def fetcher(self) -> SafeFetcher:
         with _BUILD_LOCK:
             return self.__dict__.get("fetcher") or SafeFetcher(dev_mode=self.settings.dev_mode)
+
+    @cached_property
+    def direct_reads(self) -> DirectReads:
+        """The pool of the hot read paths (:mod:`nodes.storage.direct`): the same database as ``engine``."""
+        with _BUILD_LOCK:
+            return self.__dict__.get("direct_reads") or DirectReads(
+                self.engine.url.render_as_string(hide_password=False), self.settings.database_timeout_seconds)
 
 
 _BUILD_LOCK = threading.Lock()

@@ -19,7 +19,7 @@ from nodes.issuance import OPEN_BADGE, issue_affiliations, pending_affiliations
 from nodes.storage.credential_tables import IssuedCredential
 
 _ISSUED = IssuedCredential.__table__  # type: ignore[attr-defined]
-_LIVE_DOCUMENTS = (
+LIVE_DOCUMENTS = (
     select(_ISSUED.c.document)
     .where(_ISSUED.c.member_id == bindparam("member_id"), _ISSUED.c.state == "active",
            _ISSUED.c.credential_type != OPEN_BADGE)
@@ -29,7 +29,7 @@ _LIVE_DOCUMENTS = (
 
 def live_documents(db: Session, member_id: int) -> list[dict[str, Any]]:
     """The member's live affiliation credentials as signed JSON documents, newest first (one Core statement)."""
-    return [dict(document) for (document,) in db.connection().execute(_LIVE_DOCUMENTS, {"member_id": member_id})]
+    return [dict(document) for (document,) in db.connection().execute(LIVE_DOCUMENTS, {"member_id": member_id})]
 
 
 def member_credentials(node: NodeContext, member_id: int) -> list[dict[str, Any]]:

@@ -8,13 +8,18 @@ transaction as the revocation itself.
 Inside :meth:`SqlProviderStore.one_session` (the token, revocation, introspection and UserInfo routes) the calls of
 one request share one session, so one pooled connection, instead of opening one each, and read the client and the
 member's claims once; each write still commits on its own, so the races above are settled exactly as without it.
+
+The hot reads (a token with its grant, a client with its lockout, a member's claims and credentials) are
+:class:`~nodes.storage.direct.DirectStatement` objects: the same Core statements, run on the DBAPI connection without
+SQLAlchemy's per-statement machinery, which cost more than the rest of a UserInfo answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from federation.oidc.models import AuthorizationCode, Client, Consent, MemberClaims, TokenRecord
@@ -29,8 +35,9 @@ from nodes import throttle
 from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.credentials_service import live_documents
+from nodes.credentials_service import LIVE_DOCUMENTS
 from nodes.storage.db import transaction
+from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement
 from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
 
@@ -39,13 +46,46 @@ CLIENT_AUTH_THRESHOLD = 10
 
 @dataclass
 class _RequestScope:
-    """The session shared by the store calls of one request, and what was already read through it."""
+    """What the store calls of one request share: the connection their reads go through, the session their writes
+    go through, and what was already read.
 
-    db: Session
+    A read-only scope (UserInfo) reads on a connection of :class:`~nodes.storage.direct.DirectReads` and never
+    opens a session; any other scope reads on its session's connection, inside its transaction.
+    """
+
+    engine: Engine
+    direct: DirectReads
+    read_only: bool
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
     consents: dict[tuple[int, str], Consent | None] = field(default_factory=dict)
+    _session: Session | None = None
+    _connection: DirectConnection | None = None
+
+    @property
+    def db(self) -> Session:
+        """The request's session, opened on first use."""
+        if self._session is None:
+            self._session = Session(self.engine, expire_on_commit=False)
+        return self._session
+
+    def rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
+        if not self.read_only:
+            return statement.rows(self.db.connection().connection.driver_connection, self.engine.dialect, params)
+        if self._connection is None:
+            self._connection = DirectConnection(self.direct.engine)
+        return self._connection.rows(statement, params)
+
+    def first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
+        rows = self.rows(statement, params)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._session is not None:
+            self._session.close()
 
 
 _scope: ContextVar[_RequestScope | None] = ContextVar("passerelle_oidc_store_scope", default=None)
@@ -55,26 +95,29 @@ _scope: ContextVar[_RequestScope | None] = ContextVar("passerelle_oidc_store_sco
 # client's lockout. Rows are read by column name, like the ORM objects they replace, at a fraction of the cost.
 _TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
 _TOKEN_BY_HASH = {
-    "access_token": select(_TOKENS).where(_TOKENS.c.access_hash == bindparam("hash")),
-    "refresh_token": select(_TOKENS).where(_TOKENS.c.refresh_hash == bindparam("hash")),
+    "access_token": DirectStatement(select(_TOKENS).where(_TOKENS.c.access_hash == bindparam("hash"))),
+    "refresh_token": DirectStatement(select(_TOKENS).where(_TOKENS.c.refresh_hash == bindparam("hash"))),
 }
-_INSERT_TOKEN = insert(_TOKENS)
-_ROTATE = update(_TOKENS).where(
+_TOKEN_FIELDS = ("family", "code_id", "client_id", "member_id", "access_hash", "refresh_hash", "scope", "claims",
+                 "auth_time", "issued_at", "access_expires_at", "refresh_expires_at")
+_INSERT_TOKEN = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in _TOKEN_FIELDS}))
+_ROTATE = DirectStatement(update(_TOKENS).where(
     _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
-).values(refresh_used_at=bindparam("now"))
-_CLIENT = select(OidcClient.__table__).where(  # type: ignore[attr-defined]
+).values(refresh_used_at=bindparam("now")))
+_CLIENT = DirectStatement(select(OidcClient.__table__).where(  # type: ignore[attr-defined]
     OidcClient.__table__.c.client_id == bindparam("client_id")  # type: ignore[attr-defined]
-)
+))
 _CONSENTS = OidcConsent.__table__  # type: ignore[attr-defined]
-_LIVE_CONSENT = select(_CONSENTS).where(
+_LIVE_CONSENT = DirectStatement(select(_CONSENTS).where(
     _CONSENTS.c.member_id == bindparam("member_id"), _CONSENTS.c.client_id == bindparam("client_id"),
     _CONSENTS.c.revoked_at.is_(None),
-)
-_MEMBER = select(Member.__table__).where(Member.__table__.c.id == bindparam("member_id"))  # type: ignore[attr-defined]
+))
+_MEMBER = DirectStatement(select(Member.__table__).where(  # type: ignore[attr-defined]
+    Member.__table__.c.id == bindparam("member_id")))  # type: ignore[attr-defined]
 _AFFILIATIONS = Affiliation.__table__  # type: ignore[attr-defined]
-_AFFILIATIONS_OF = select(_AFFILIATIONS).where(_AFFILIATIONS.c.member_id == bindparam("member_id")).order_by(
-    _AFFILIATIONS.c.id
-)
+_AFFILIATIONS_OF = DirectStatement(select(_AFFILIATIONS).where(
+    _AFFILIATIONS.c.member_id == bindparam("member_id")).order_by(_AFFILIATIONS.c.id))
+_LIVE_DOCUMENTS = DirectStatement(LIVE_DOCUMENTS)
 _CLIENTS = OidcClient.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
 # A token with what answering for it needs (its client, the live consent, the member) in one statement: UserInfo,
@@ -87,21 +130,23 @@ _JOINED = {
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
 _WITH_GRANT = {
-    kind: select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
-                            for column in columns])
-    .select_from(
-        _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
-        .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
-        .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
-                   & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
+    kind: DirectStatement(
+        select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
+                          for column in columns])
+        .select_from(
+            _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
+            .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
+            .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
+                       & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
+        )
+        .where(hash_column == bindparam("hash"))
     )
-    .where(hash_column == bindparam("hash"))
     for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
 }
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
-_LOCKED_UNTIL = select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key"))
+_LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
-_CLIENT_WITH_LOCK = (
+_CLIENT_WITH_LOCK = DirectStatement(
     select(_CLIENTS, _THROTTLE.c.locked_until)
     .select_from(_CLIENTS.outerjoin(_THROTTLE, _THROTTLE.c.key == bindparam("key")))
     .where(_CLIENTS.c.client_id == bindparam("client_id"))
@@ -132,13 +177,14 @@ def _record(row: Any) -> TokenRecord:
     )
 
 
+def _execute(db: Session, statement: DirectStatement, params: dict[str, Any]) -> int:
+    """Run a direct ``insert`` or ``update`` in the session's transaction; the number of rows it touched."""
+    connection = db.connection()
+    return statement.execute(connection.connection.driver_connection, connection.dialect, params)
+
+
 def _insert_token(db: Session, token: TokenRecord) -> None:
-    db.connection().execute(_INSERT_TOKEN, dict(
-        family=token.family, code_id=token.code_id, client_id=token.client_id, member_id=token.member_id,
-        access_hash=token.access_hash, refresh_hash=token.refresh_hash, scope=token.scope, claims=token.claims,
-        auth_time=token.auth_time, issued_at=token.issued_at, access_expires_at=token.access_expires_at,
-        refresh_expires_at=token.refresh_expires_at,
-    ))
+    _execute(db, _INSERT_TOKEN, {name: getattr(token, name) for name in _TOKEN_FIELDS})
 
 
 def member_claims_of(member: Any, affiliations: list[Any], organisation: str) -> MemberClaims:
@@ -167,10 +213,10 @@ class _Columns:
     """The columns of one joined table in a row, read by name (``row.k__granted`` as ``_Columns(row, "k").granted``)."""
 
     def __init__(self, row: Any, prefix: str) -> None:
-        self._mapping, self._prefix = row._mapping, prefix
+        self._row, self._prefix = row, prefix
 
     def __getattr__(self, name: str) -> Any:
-        return self._mapping[f"{self._prefix}__{name}"]
+        return getattr(self._row, f"{self._prefix}__{name}")
 
 
 class SqlProviderStore:
@@ -179,29 +225,31 @@ class SqlProviderStore:
     def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.engine = node.engine
-        # On PostgreSQL, the same pool in autocommit: a read-only request needs no BEGIN and no ROLLBACK, two of
-        # the round trips of a UserInfo answer (each statement still reads one consistent snapshot, and the token
-        # is read together with its client, consent and member). Not on SQLite, where switching a connection to
-        # autocommit and back costs more than the transaction it saves.
-        postgres = node.engine.dialect.name == "postgresql"
-        self._read_only = node.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else node.engine
+        # SQLite has one writer at a time. Two threads of this process that collide would meet in SQLite's busy
+        # handler, which sleeps (1, 2, 5, 10 ms...) between tries: under load those sleeps, not the work, made the
+        # refresh grants' p99. They wait on this lock instead, and are woken as soon as the writer commits.
+        # PostgreSQL locks rows, not the database: no lock there.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if node.engine.dialect.name == "sqlite" else nullcontext())
 
     @contextmanager
     def one_session(self, read_only: bool = False) -> Iterator[None]:
-        """Share one session among the store calls made inside the block (by this thread / task).
+        """Share one connection among the store calls made inside the block (by this thread / task).
 
-        ``read_only`` (UserInfo) runs its statements in autocommit on PostgreSQL; a write in such a block would
-        commit at once.
+        ``read_only`` (UserInfo) reads on a connection of the direct pool, outside any transaction (autocommit on
+        PostgreSQL: no BEGIN and ROLLBACK round trips; each statement reads one consistent snapshot, and the token
+        is read together with its client, consent and member). Writes need a block that is not ``read_only``.
         """
         if _scope.get() is not None:
             yield
             return
-        with Session(self._read_only if read_only else self.engine, expire_on_commit=False) as db:
-            token = _scope.set(_RequestScope(db))
-            try:
-                yield
-            finally:
-                _scope.reset(token)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_only)
+        token = _scope.set(scope)
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+            scope.close()
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
@@ -212,31 +260,46 @@ class SqlProviderStore:
         with Session(self.engine) as db:
             yield db
 
+    def _rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
+        """Rows of a hot read: through the request's scope, or else on a connection of the direct pool."""
+        scope = _scope.get()
+        if scope is not None:
+            return scope.rows(statement, params)
+        with self.node.direct_reads.connection() as connection:
+            return connection.rows(statement, params)
+
+    def _first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
+        rows = self._rows(statement, params)
+        return rows[0] if rows else None
+
     @contextmanager
     def _writing(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any exception (on the shared session too)."""
-        scope = _scope.get()
-        if scope is None:
-            with transaction(self.engine) as db:
+        """A transaction: committed on success, rolled back on any exception (on the shared session too).
+
+        On SQLite, writers of this process queue on :attr:`_write_lock` first (see ``__init__``).
+        """
+        with self._write_lock:
+            scope = _scope.get()
+            if scope is None:
+                with transaction(self.engine) as db:
+                    yield db
+                return
+            db = scope.db
+            try:
                 yield db
-            return
-        db = scope.db
-        try:
-            yield db
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-        finally:
-            db.expunge_all()  # rows read later in the request come from the database, not the identity map
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+            finally:
+                db.expunge_all()  # rows read later in the request come from the database, not the identity map
 
     def get_client(self, client_id: str) -> Client | None:
         scope = _scope.get()
         if scope is not None and client_id in scope.clients:
             return scope.clients[client_id]
-        with self._reading() as db:
-            row = db.connection().execute(_CLIENT, {"client_id": client_id}).first()
-            client = to_client(row) if row is not None and row.disabled_at is None else None
+        row = self._first(_CLIENT, {"client_id": client_id})
+        client = to_client(row) if row is not None and row.disabled_at is None else None
         if scope is not None:
             scope.clients[client_id] = client
         return client
@@ -283,8 +346,7 @@ class SqlProviderStore:
 
     def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
         with self._writing() as db:
-            result = db.connection().execute(_ROTATE, {"token_id": token_id, "now": now})
-            if result.rowcount != 1:
+            if _execute(db, _ROTATE, {"token_id": token_id, "now": now}) != 1:
                 return False
             _insert_token(db, record)
             return True
@@ -294,14 +356,12 @@ class SqlProviderStore:
         scope = _scope.get()
         if scope is not None:
             return self._find_with_grant(scope, token_hash, kind)
-        statement = _TOKEN_BY_HASH[kind]
-        with self._reading() as db:
-            row = db.connection().execute(statement, {"hash": token_hash}).first()
+        row = self._first(_TOKEN_BY_HASH[kind], {"hash": token_hash})
         return _record(row) if row is not None else None
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
         """The token, reading its client, live consent and member into the request's scope at once."""
-        row = scope.db.connection().execute(_WITH_GRANT[kind], {"hash": token_hash}).first()
+        row = scope.first(_WITH_GRANT[kind], {"hash": token_hash})
         if row is None:
             return None
         token = _record(row)
@@ -318,8 +378,7 @@ class SqlProviderStore:
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
         """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`), in the
         request's session."""
-        with self._reading() as db:
-            return live_documents(db, member_id)
+        return [row.document for row in self._rows(_LIVE_DOCUMENTS, {"member_id": member_id})]
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
         return self._revoke(col(OidcToken.family) == family, now, reason)
@@ -358,8 +417,7 @@ class SqlProviderStore:
         scope = _scope.get()
         if scope is not None and (member_id, client_id) in scope.consents:
             return scope.consents[(member_id, client_id)]
-        with self._reading() as db:
-            row = db.connection().execute(_LIVE_CONSENT, {"member_id": member_id, "client_id": client_id}).first()
+        row = self._first(_LIVE_CONSENT, {"member_id": member_id, "client_id": client_id})
         if row is None:
             return None
         return Consent(member_id, client_id, frozenset(row.decided), frozenset(row.granted), aware(row.granted_at))
@@ -369,13 +427,12 @@ class SqlProviderStore:
         if scope is not None and member_id in scope.members:
             return scope.members[member_id]
         claims = None
-        with self._reading() as db:
-            member = scope.member_rows.get(member_id) if scope is not None else None
-            if member is None:
-                member = db.connection().execute(_MEMBER, {"member_id": member_id}).first()
-            if member is not None:
-                affiliations = list(db.connection().execute(_AFFILIATIONS_OF, {"member_id": member_id}))
-                claims = member_claims_of(member, affiliations, self.node.settings.display_name)
+        member = scope.member_rows.get(member_id) if scope is not None else None
+        if member is None:
+            member = self._first(_MEMBER, {"member_id": member_id})
+        if member is not None:
+            affiliations = self._rows(_AFFILIATIONS_OF, {"member_id": member_id})
+            claims = member_claims_of(member, affiliations, self.node.settings.display_name)
         if scope is not None:
             scope.members[member_id] = claims
         return claims
@@ -402,12 +459,12 @@ class SqlProviderStore:
         key = client_throttle_key(client_id)
         scope = _scope.get()
         if scope is not None:  # read the client too, for the authentication that follows
-            row = scope.db.connection().execute(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id}).first()
+            row = scope.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
             scope.clients.setdefault(client_id, to_client(row) if row is not None and row.disabled_at is None else None)
             until = row.locked_until if row is not None else None
         else:
-            with self._reading() as db:
-                until = db.connection().execute(_LOCKED_UNTIL, {"key": key}).scalar()
+            row = self._first(_LOCKED_UNTIL, {"key": key})
+            until = row.locked_until if row is not None else None
         return until is not None and aware(until) > now
 
     def client_auth_failed(self, client_id: str, now: datetime) -> None:

@@ -46,10 +46,11 @@ def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
         return engine
     # Pre-ping stays: a connection that died (server restarted, failover, network cut) is replaced at checkout
     # instead of failing a request or a caller using the engine directly. It costs one round trip per checkout;
-    # the hot OIDC endpoints check out once per request (nodes.oidc.store.SqlProviderStore.one_session).
+    # the hot reads' own pool goes without it and retries a dead connection instead (nodes.storage.direct).
     # pool_recycle retires connections before a server or proxy idle timeout silently closes them.
+    kwargs.setdefault("pool_pre_ping", True)
     return create_engine(
-        url, pool_pre_ping=True, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
+        url, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
         pool_timeout=timeout, connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
     )
 

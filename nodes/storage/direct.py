@@ -1,0 +1,172 @@
+"""Precompiled SELECTs run on the DBAPI connection itself, for the few reads on the node's hottest paths.
+
+Executing a Core statement costs SQLAlchemy 30-40 µs of Python per call (execution context, parameter
+processing, result metadata), and an ORM session with a pool checkout about as much again; SQLite answers the
+same indexed lookup in under 10 µs. On the UserInfo and refresh-token paths (three reads each) that overhead was
+most of the request. A :class:`DirectStatement` is compiled once per dialect from the same Core ``select`` the rest
+of the code would use, so the SQL still comes from one definition and from the table metadata; only execution
+skips the machinery. Values come back through the column types' own result processors (JSON text to objects,
+SQLite's datetime text to ``datetime``), so callers see what SQLAlchemy would have handed them.
+
+:class:`DirectReads` is the pool those reads check connections out of when a request has no transaction of its own
+(UserInfo): the node's database without a pre-ping round trip per checkout and, on PostgreSQL, in autocommit (no
+BEGIN and ROLLBACK round trips). A connection that died while pooled is thrown away and the read tried once more on
+a fresh one, which is what the pre-ping would have bought; any other database error surfaces as SQLAlchemy's own
+exception type, so the node answers it as it answers every other database failure (503 when unreachable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, Select, Update
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
+
+
+class DirectRow:
+    """One row, read by column name as attributes (``row.client_id``) like SQLAlchemy's rows.
+
+    A value is converted by its column type when it is read: the joined token row has some forty columns, and an
+    answer reads a few of them.
+    """
+
+    __slots__ = ("_compiled", "_values")
+
+    def __init__(self, compiled: _Compiled, values: tuple[Any, ...]) -> None:
+        self._compiled, self._values = compiled, values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            index = self._compiled.index[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        value, process = self._values[index], self._compiled.results[index]
+        return value if process is None or value is None else process(value)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positions: tuple[str, ...] | None  # the parameter order for positional paramstyles (SQLite's ``?``)
+    defaults: dict[str, Any]  # values bound in the statement itself (``state == 'active'``)
+    binds: dict[str, Callable[[Any], Any]]  # the parameters whose type converts them (datetime, JSON)
+    index: dict[str, int]
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+
+class DirectStatement:
+    """A Core statement (``select``, or an ``insert`` or ``update`` with bound values) compiled once per dialect,
+    executed on a DBAPI connection."""
+
+    def __init__(self, statement: Select[Any] | Insert | Update) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        return compiled
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("a direct statement cannot expand IN lists")
+        binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                 for name, bind in compiled.binds.items()}
+        columns = list(self.statement.selected_columns) if isinstance(self.statement, Select) else []
+        return _Compiled(
+            sql=compiled.string,
+            positions=tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None,
+            defaults={name: value for name, value in compiled.params.items() if value is not None},
+            binds={name: process for name, process in binds.items() if process is not None},
+            index={str(column.key): position for position, column in enumerate(columns)},
+            results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
+        )
+
+    def _run(self, connection: Any, dialect: Dialect, params: Mapping[str, Any],
+             fetch: bool) -> tuple[_Compiled, list[Any], int]:
+        compiled = self._for(dialect)
+        values = {**compiled.defaults, **params}
+        for name, process in compiled.binds.items():
+            if values.get(name) is not None:
+                values[name] = process(values[name])
+        arguments: Any = [values[name] for name in compiled.positions] if compiled.positions else values
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled.sql, arguments)
+            return compiled, cursor.fetchall() if fetch else [], cursor.rowcount
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(compiled.sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                      dialect=dialect, ismulti=False) from exc
+        finally:
+            cursor.close()
+
+    def rows(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> list[DirectRow]:
+        """Every row, for ``params``, on the DBAPI ``connection`` (in whatever transaction it is in)."""
+        compiled, fetched, _ = self._run(connection, dialect, params, fetch=True)
+        return [DirectRow(compiled, row) for row in fetched]
+
+    def first(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> DirectRow | None:
+        rows = self.rows(connection, dialect, params)
+        return rows[0] if rows else None
+
+    def execute(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> int:
+        """Run an ``insert`` or ``update`` in the connection's transaction; the number of rows it touched."""
+        return self._run(connection, dialect, params, fetch=False)[2]
+
+
+class DirectReads:
+    """Connections for reads outside any transaction, from a pool of the node's database of their own."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        from nodes.storage.db import make_engine
+
+        options: dict[str, Any] = {"pool_pre_ping": False}
+        if url.startswith("postgresql"):
+            options["isolation_level"] = "AUTOCOMMIT"
+        self.engine = make_engine(url, timeout=timeout, **options)
+        self.dialect = self.engine.dialect
+
+    @contextmanager
+    def connection(self) -> Iterator[DirectConnection]:
+        """A pooled DBAPI connection; reads that fail because it died while pooled are retried on a fresh one."""
+        connection = DirectConnection(self.engine)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class DirectConnection:
+    """A checked-out DBAPI connection whose first failed read, if it is a disconnect, is replayed on a new one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine, self._dialect = engine, engine.dialect
+        self._raw, self._fresh = engine.raw_connection(), False
+
+    def rows(self, statement: DirectStatement, params: Mapping[str, Any]) -> list[DirectRow]:
+        try:
+            return statement.rows(self._raw.driver_connection, self._dialect, params)
+        except DBAPIError as exc:
+            if self._fresh or not self._dialect.is_disconnect(exc.orig, self._raw.driver_connection, None):  # type: ignore[arg-type]
+                raise
+            self._raw.invalidate(exc.orig)
+            self._raw.close()
+            self._raw, self._fresh = self._engine.raw_connection(), True
+            return statement.rows(self._raw.driver_connection, self._dialect, params)
+
+    def first(self, statement: DirectStatement, params: Mapping[str, Any]) -> DirectRow | None:
+        rows = self.rows(statement, params)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        """Back to the pool (or closed, when invalidated)."""
+        self._raw.close()
