@@ -14,14 +14,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from nodes import throttle
 from nodes.audit import record
 from nodes.context import NodeContext
 from nodes.i18n import translate
 from nodes.invitations import InvitationState, InvitationUnusable, claim, find_invitation, invitation_state
-from nodes.members import InvalidEmail, email_key, password_problem, verify_password
+from nodes.members import InvalidEmail, email_key, hash_password, needs_rehash, password_problem, verify_password
 from nodes.storage.db import transaction
 from nodes.storage.models import Member
 from nodes.web.deps import CsrfChecked, current_member, peer_address
@@ -130,9 +130,9 @@ def signin_submit(
             return _throttled(request, target, email, wait)
         return _signin_page(request, target, email, "signin.failed", 400)
     assert key is not None
-    with transaction(node.engine) as db:
-        throttle.clear(db, throttle.account_key(key))
-    _start_session(request, node, member, via="password")
+    rehashed = hash_password(password) if member.password_hash and needs_rehash(member.password_hash) else None
+    _start_session(request, node, member, via="password", clear_throttle=throttle.account_key(key),
+                   new_password_hash=rehashed)
     return RedirectResponse(target, status_code=303, headers=NO_STORE)
 
 
@@ -150,10 +150,18 @@ def signout(request: Request) -> RedirectResponse:
     return RedirectResponse("/", status_code=303, headers=NO_STORE)
 
 
-def _start_session(request: Request, node: NodeContext, member: Member, via: str) -> None:
+def _start_session(request: Request, node: NodeContext, member: Member, via: str,
+                   clear_throttle: str | None = None, new_password_hash: str | None = None) -> None:
+    """The new session, the audit event, the cleared failure counter and a password hash made again with the
+    current parameters (:func:`nodes.members.needs_rehash`), in one transaction."""
     assert member.id is not None
-    sign_in(request, member.id)
     with transaction(node.engine) as db:
+        if clear_throttle is not None:
+            throttle.clear(db, clear_throttle)
+        if new_password_hash is not None:
+            db.exec(update(Member).where(col(Member.id) == member.id)  # type: ignore[call-overload]
+                    .values(password_hash=new_password_hash))
+        sign_in(request, member.id, db)
         record(db, node.clock, member.public_id, "auth.signin.ok", target=member.public_id,
                ip=client_address(request), via=via)
 

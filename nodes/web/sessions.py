@@ -62,7 +62,9 @@ def current_session(request: Request) -> WebSession | None:
     return found
 
 
-def _create(request: Request, member_id: int | None, lang: str | None, ttl: timedelta) -> WebSession:
+def _create(request: Request, member_id: int | None, lang: str | None, ttl: timedelta,
+            db: Session | None = None) -> WebSession:
+    """A new session row, in ``db`` (the caller's transaction) or in a transaction of its own."""
     node = node_of(request)
     token = secrets.token_urlsafe(32)
     now = node.clock()
@@ -75,8 +77,11 @@ def _create(request: Request, member_id: int | None, lang: str | None, ttl: time
         expires_at=now + ttl,
         auth_time=now if member_id is not None else None,
     )
-    with transaction(node.engine) as db:
+    if db is not None:
         db.add(row)
+    else:
+        with transaction(node.engine) as own:
+            own.add(row)
     request.state.web_session = row
     request.state.set_session_cookie = (token, int(ttl.total_seconds()))
     return row
@@ -87,19 +92,27 @@ def ensure_session(request: Request) -> WebSession:
     return current_session(request) or _create(request, None, None, PRE_LOGIN_TTL)
 
 
-def sign_in(request: Request, member_id: int) -> WebSession:
-    """Replace the current session (if any) with a fresh authenticated one: the old id stops working."""
+def sign_in(request: Request, member_id: int, db: Session) -> WebSession:
+    """Replace the current session (if any) with a fresh authenticated one: the old id stops working.
+
+    Written in the caller's transaction ``db``, with whatever else the sign-in records (one commit, not three).
+    """
     old = current_session(request)
     lang = old.lang if old else None
     if old is not None:
-        end_session(request, old, clear_cookie=False)
+        end_session(request, old, clear_cookie=False, db=db)
     ttl = timedelta(hours=node_of(request).settings.session_ttl_hours)
-    return _create(request, member_id, lang, ttl)
+    return _create(request, member_id, lang, ttl, db)
 
 
-def end_session(request: Request, row: WebSession, clear_cookie: bool = True) -> None:
-    with transaction(node_of(request).engine) as db:
+def end_session(request: Request, row: WebSession, clear_cookie: bool = True, db: Session | None = None) -> None:
+    """Delete the session row, in ``db`` (the caller's transaction) or in a transaction of its own."""
+    if db is not None:
         db.exec(delete(WebSession).where(col(WebSession.token_hash) == row.token_hash))  # type: ignore[call-overload]
+    else:
+        with transaction(node_of(request).engine) as own:
+            own.exec(delete(WebSession).where(  # type: ignore[call-overload]
+                col(WebSession.token_hash) == row.token_hash))
     request.state.web_session = None
     if clear_cookie:
         request.state.clear_session_cookie = True

@@ -231,3 +231,29 @@ def test_typed_email_is_shown_back_escaped(live_node):
         answer = sign_in(client, '"><script>alert(1)</script>@x.example', "whatever password")
     assert answer.status_code == 400
     assert "<script>alert(1)</script>" not in answer.text and "&lt;script&gt;" in answer.text
+
+
+def test_a_hash_made_with_older_argon2_parameters_still_signs_in_and_is_replaced_by_a_current_one(live_node):
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type
+
+    from nodes.members import needs_rehash
+    from nodes.storage.models import Member
+
+    live = live_node()
+    member = seed_member(live.node.engine, email=EMAIL, password=PASSWORD)
+    older = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID).hash(PASSWORD)
+    with Session(live.node.engine) as db:
+        stored = db.get(Member, member.id)
+        stored.password_hash = older
+        db.add(stored)
+        db.commit()
+    assert needs_rehash(older)
+    with live.client() as client:
+        assert sign_in(client, EMAIL, PASSWORD).status_code == 303
+    with Session(live.node.engine) as db:
+        renewed = db.get(Member, member.id).password_hash
+    assert renewed != older and renewed.startswith("$argon2id$v=19$m=7168,t=5,p=1$") and not needs_rehash(renewed)
+    with live.client() as client:  # the new hash checks the same password
+        assert sign_in(client, EMAIL, PASSWORD).status_code == 303
+        assert sign_in(client, EMAIL, "not the password at all").status_code == 400
