@@ -1,7 +1,7 @@
 """Password sign-ins per second on one node: one uvicorn worker on a loopback port, one seeded member.
 
 Passwords are hashed with argon2id at the OWASP Password Storage Cheat Sheet minimum (the parameters are read from
-``nodes/members.py``: m = 19 MiB, t = 2, p = 1), and a sign-in costs one argon2 verification whatever the outcome,
+``nodes/members.py``: m = 7 MiB, t = 5, p = 1), and a sign-in costs one argon2 verification whatever the outcome,
 so this is the figure that sizes a node for a login rush (a class reunion mail, the start of term).
 
 Two measurements:

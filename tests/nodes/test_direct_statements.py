@@ -1,0 +1,104 @@
+"""Direct statements (nodes/storage/direct.py) give what SQLAlchemy gives, write what it writes, and survive a
+connection that died while pooled. On SQLite, and on PostgreSQL in the PostgreSQL run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from nodes.context import NodeContext
+from nodes.oidc.clients import ClientRegistration, register_client
+from nodes.oidc.store import _AFFILIATIONS_OF, _CLIENT, _MEMBER
+from nodes.storage.direct import DirectReads, DirectStatement
+from nodes.storage.oidc_tables import OidcToken
+from tests.seed import COMPANY_AFFILIATION, SCHOOL_AFFILIATION, seed_member
+
+_TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
+
+
+def context(node) -> NodeContext:
+    return NodeContext(settings=node.settings, engine=node.engine, secret=node.secret)
+
+
+def through_sqlalchemy(node, statement: DirectStatement, params: dict) -> list[dict]:
+    with node.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(statement.statement, params)]
+
+
+def through_direct(ctx: NodeContext, statement: DirectStatement, params: dict) -> list[dict]:
+    names = [str(column.key) for column in statement.statement.selected_columns]
+    with ctx.direct_reads.connection() as connection:
+        return [{name: getattr(row, name) for name in names} for row in connection.rows(statement, params)]
+
+
+def test_direct_rows_equal_sqlalchemy_rows_for_json_dates_booleans_and_nulls(make_node):
+    node = make_node()
+    ctx = context(node)
+    member = seed_member(node.engine, password="a long enough password",
+                         affiliations=[SCHOOL_AFFILIATION, COMPANY_AFFILIATION])
+    client, _ = register_client(ctx, ClientRegistration(
+        name="Hub", redirect_uris=["https://hub.example/cb"], logo_uri="https://hub.example/logo.png",
+        allow_refresh=False), "test")
+    for statement, params in ((_MEMBER, {"member_id": member.id}), (_AFFILIATIONS_OF, {"member_id": member.id}),
+                              (_CLIENT, {"client_id": client.client_id})):
+        expected = through_sqlalchemy(node, statement, params)
+        assert expected and through_direct(ctx, statement, params) == expected
+    [school, company] = through_direct(ctx, _AFFILIATIONS_OF, {"member_id": member.id})
+    assert school["groups"] == SCHOOL_AFFILIATION["groups"]
+    assert company["start_date"] == COMPANY_AFFILIATION["start_date"]
+    [read] = through_direct(ctx, _CLIENT, {"client_id": client.client_id})
+    assert read["allow_refresh"] is False and read["redirect_uris"] == ["https://hub.example/cb"]
+    ctx.direct_reads.dispose()
+
+
+def test_a_direct_insert_stores_what_sqlalchemy_reads_back(make_node):
+    node = make_node()
+    ctx = context(node)
+    member = seed_member(node.engine, password="a long enough password")
+    row, _ = register_client(ctx, ClientRegistration(name="Hub", redirect_uris=["https://hub.example/cb"]), "test")
+    now = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
+    values = {"family": "f" * 32, "client_id": row.client_id, "member_id": member.id, "access_hash": "a" * 64,
+              "refresh_hash": None, "scope": "openid", "claims": {"userinfo": ["email"], "id_token": []},
+              "auth_time": now, "issued_at": now, "access_expires_at": now + timedelta(minutes=5),
+              "refresh_expires_at": None, "code_id": None}
+    statement = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in values}))
+    with node.engine.begin() as connection:
+        touched = statement.execute(connection.connection.driver_connection, node.engine.dialect, values)
+    assert touched == 1
+    with node.engine.connect() as connection:
+        stored = connection.execute(select(_TOKENS).where(_TOKENS.c.access_hash == "a" * 64)).one()._mapping
+    assert stored["claims"] == values["claims"] and stored["refresh_hash"] is None
+    assert stored["access_expires_at"].replace(tzinfo=UTC) == values["access_expires_at"]
+
+
+def test_a_failing_direct_read_raises_sqlalchemys_error_and_leaves_the_pool_usable(make_node):
+    node = make_node()
+    ctx = context(node)
+    broken = DirectStatement(select(text("no_such_column")).select_from(_TOKENS))
+    with pytest.raises(DBAPIError), ctx.direct_reads.connection() as connection:
+        connection.rows(broken, {})
+    with ctx.direct_reads.connection() as connection:  # the pool still answers afterwards
+        assert connection.rows(_MEMBER, {"member_id": 1}) == []
+    ctx.direct_reads.dispose()
+
+
+def test_a_pooled_connection_killed_by_the_server_is_replaced_without_failing_the_read(make_node):
+    node = make_node()
+    if node.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL fault: a SQLite connection cannot be killed from outside")
+    member = seed_member(node.engine, password="a long enough password")
+    reads = DirectReads(node.engine.url.render_as_string(hide_password=False), timeout=5)
+    with reads.connection() as connection:  # one connection, now idle in the pool
+        assert connection.first(_MEMBER, {"member_id": member.id}) is not None
+    with node.engine.connect() as admin:
+        killed = admin.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    assert killed >= 1
+    with reads.connection() as connection:
+        row = connection.first(_MEMBER, {"member_id": member.id})
+    assert row is not None and row.email == member.email
+    reads.dispose()
