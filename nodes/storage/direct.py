@@ -30,22 +30,32 @@ from sqlalchemy.exc import DBAPIError
 class DirectRow:
     """One row, read by column name as attributes (``row.client_id``) like SQLAlchemy's rows.
 
-    A value is converted by its column type when it is read: the joined token row has some forty columns, and an
-    answer reads a few of them.
+    Each statement gets a subclass with one property per column (:func:`_row_class`), so reading a column is a
+    property call rather than a failed attribute lookup, and a value is converted by its column type only when
+    it is read: the joined token row has some forty columns, and an answer reads a few of them.
     """
 
-    __slots__ = ("_compiled", "_values")
+    __slots__ = ("_values",)
 
-    def __init__(self, compiled: _Compiled, values: tuple[Any, ...]) -> None:
-        self._compiled, self._values = compiled, values
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self._values = values
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            index = self._compiled.index[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        value, process = self._values[index], self._compiled.results[index]
-        return value if process is None or value is None else process(value)
+
+def _row_class(names: tuple[str, ...], results: tuple[Callable[[Any], Any] | None, ...]) -> type[DirectRow]:
+    def column(position: int, process: Callable[[Any], Any] | None) -> property:
+        if process is None:
+            return property(lambda row: row._values[position])
+
+        def read(row: DirectRow) -> Any:
+            value = row._values[position]
+            return None if value is None else process(value)
+
+        return property(read)
+
+    namespace: dict[str, Any] = {"__slots__": ()}
+    namespace.update({name: column(position, process)
+                      for position, (name, process) in enumerate(zip(names, results, strict=True))})
+    return type("Row", (DirectRow,), namespace)
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,7 @@ class _Compiled:
     positions: tuple[str, ...] | None  # the parameter order for positional paramstyles (SQLite's ``?``)
     defaults: dict[str, Any]  # values bound in the statement itself (``state == 'active'``)
     binds: dict[str, Callable[[Any], Any]]  # the parameters whose type converts them (datetime, JSON)
-    index: dict[str, int]
-    results: tuple[Callable[[Any], Any] | None, ...]
+    row: type[DirectRow]
 
 
 class DirectStatement:
@@ -79,13 +88,14 @@ class DirectStatement:
         binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                  for name, bind in compiled.binds.items()}
         columns = list(self.statement.selected_columns) if isinstance(self.statement, Select) else []
+        names = tuple(str(column.key) for column in columns)
+        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
         return _Compiled(
             sql=compiled.string,
             positions=tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None,
             defaults={name: value for name, value in compiled.params.items() if value is not None},
             binds={name: process for name, process in binds.items() if process is not None},
-            index={str(column.key): position for position, column in enumerate(columns)},
-            results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns),
+            row=_row_class(names, results),
         )
 
     def _run(self, connection: Any, dialect: Dialect, params: Mapping[str, Any],
@@ -109,7 +119,8 @@ class DirectStatement:
     def rows(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> list[DirectRow]:
         """Every row, for ``params``, on the DBAPI ``connection`` (in whatever transaction it is in)."""
         compiled, fetched, _ = self._run(connection, dialect, params, fetch=True)
-        return [DirectRow(compiled, row) for row in fetched]
+        row = compiled.row
+        return [row(values) for values in fetched]
 
     def first(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> DirectRow | None:
         rows = self.rows(connection, dialect, params)
