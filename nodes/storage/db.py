@@ -49,9 +49,11 @@ def make_engine(url: str, timeout: float = 15, **kwargs: Any) -> Engine:
     # the hot reads' own pool goes without it and retries a dead connection instead (nodes.storage.direct).
     # pool_recycle retires connections before a server or proxy idle timeout silently closes them.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", PG_POOL_SIZE)
+    kwargs.setdefault("max_overflow", 20)
     return create_engine(
-        url, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_size=PG_POOL_SIZE, max_overflow=20,
-        pool_timeout=timeout, connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
+        url, pool_recycle=PG_POOL_RECYCLE_SECONDS, pool_timeout=timeout,
+        connect_args={"connect_timeout": max(2, round(timeout))}, **kwargs,
     )
 
 

@@ -131,6 +131,10 @@ class DirectStatement:
         return self._run(connection, dialect, params, fetch=False)[2]
 
 
+#: Connections a worker's direct pool keeps open on PostgreSQL (and may open as many again under a burst).
+DIRECT_POOL_SIZE = 5
+
+
 class DirectReads:
     """Connections for reads outside any transaction, from a pool of the node's database of their own."""
 
@@ -139,7 +143,9 @@ class DirectReads:
 
         options: dict[str, Any] = {"pool_pre_ping": False}
         if url.startswith("postgresql"):
-            options["isolation_level"] = "AUTOCOMMIT"
+            # A second pool of server connections per worker: kept small (the reads are short and UserInfo runs
+            # on four threads) so that two pools and several workers stay within the server's max_connections.
+            options.update(isolation_level="AUTOCOMMIT", pool_size=DIRECT_POOL_SIZE, max_overflow=DIRECT_POOL_SIZE)
         self.engine = make_engine(url, timeout=timeout, **options)
         self.dialect = self.engine.dialect
 
