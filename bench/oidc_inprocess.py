@@ -70,7 +70,7 @@ def core_costs(client: Any, tokens: list[dict[str, Any]], rounds: int = 300,
     basic = base64.b64encode(f"{client.client_id}:{client.secret}".encode()).decode()
 
     def userinfo() -> None:
-        with one_session(provider, read_only=True):  # as the route does: one autocommit session for the request
+        with one_session(provider):  # as the route does: one direct connection for the request
             answer = provider.userinfo(HttpRequest("GET", f"{issuer}/userinfo", {"authorization": f"Bearer {access}"}))
         assert answer.status == 200, answer.body
 

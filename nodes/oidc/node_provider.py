@@ -95,7 +95,7 @@ def provider_of(request: Request) -> Provider:
     return provider
 
 
-def one_session(provider: Provider, read_only: bool = False) -> AbstractContextManager[None]:
+def one_session(provider: Provider) -> AbstractContextManager[None]:
     """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
     store = provider.store
-    return store.one_session(read_only) if isinstance(store, SqlProviderStore) else nullcontext()
+    return store.one_session() if isinstance(store, SqlProviderStore) else nullcontext()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, exists, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -46,16 +46,14 @@ CLIENT_AUTH_THRESHOLD = 10
 
 @dataclass
 class _RequestScope:
-    """What the store calls of one request share: the connection their reads go through, the session their writes
-    go through, and what was already read.
-
-    A read-only scope (UserInfo) reads on a connection of :class:`~nodes.storage.direct.DirectReads` and never
-    opens a session; any other scope reads on its session's connection, inside its transaction.
+    """What the store calls of one request share: the connection their hot reads go through (from
+    :class:`~nodes.storage.direct.DirectReads`, outside any transaction), the session their other statements go
+    through (opened on first use; UserInfo and a refresh grant on PostgreSQL never open one), and what was already
+    read. Each write commits before the call returns, so a read that follows sees it on either connection.
     """
 
     engine: Engine
     direct: DirectReads
-    read_only: bool
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
@@ -70,12 +68,14 @@ class _RequestScope:
             self._session = Session(self.engine, expire_on_commit=False)
         return self._session
 
-    def rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
-        if not self.read_only:
-            return statement.rows(self.db.connection().connection.driver_connection, self.engine.dialect, params)
+    @property
+    def connection(self) -> DirectConnection:
         if self._connection is None:
             self._connection = DirectConnection(self.direct.engine)
-        return self._connection.rows(statement, params)
+        return self._connection
+
+    def rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
+        return self.connection.rows(statement, params)
 
     def first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
         rows = self.rows(statement, params)
@@ -101,9 +101,22 @@ _TOKEN_BY_HASH = {
 _TOKEN_FIELDS = ("family", "code_id", "client_id", "member_id", "access_hash", "refresh_hash", "scope", "claims",
                  "auth_time", "issued_at", "access_expires_at", "refresh_expires_at")
 _INSERT_TOKEN = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in _TOKEN_FIELDS}))
-_ROTATE = DirectStatement(update(_TOKENS).where(
+_ROTATION = update(_TOKENS).where(
     _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
-).values(refresh_used_at=bindparam("now")))
+).values(refresh_used_at=bindparam("now"))
+_ROTATE = DirectStatement(_ROTATION)
+# PostgreSQL: the rotation and the new token in one statement. The data-modifying CTE marks the old token used only
+# if nobody did; the new token is inserted only if it did (READ COMMITTED re-checks the condition on the locked
+# row, so of two concurrent rotations one inserts and the other touches nothing). SQLite has no DML in a CTE and
+# runs the two in one transaction instead.
+_ROTATED = _ROTATION.returning(_TOKENS.c.id).cte("rotated")
+_ROTATE_AND_INSERT = DirectStatement(
+    insert(_TOKENS).from_select(
+        list(_TOKEN_FIELDS),
+        select(*[bindparam(name, type_=_TOKENS.c[name].type) for name in _TOKEN_FIELDS])
+        .where(exists(select(_ROTATED.c.id))),
+    ).add_cte(_ROTATED)
+)
 _CLIENT = DirectStatement(select(OidcClient.__table__).where(  # type: ignore[attr-defined]
     OidcClient.__table__.c.client_id == bindparam("client_id")  # type: ignore[attr-defined]
 ))
@@ -233,17 +246,13 @@ class SqlProviderStore:
             threading.Lock() if node.engine.dialect.name == "sqlite" else nullcontext())
 
     @contextmanager
-    def one_session(self, read_only: bool = False) -> Iterator[None]:
-        """Share one connection among the store calls made inside the block (by this thread / task).
-
-        ``read_only`` (UserInfo) reads on a connection of the direct pool, outside any transaction (autocommit on
-        PostgreSQL: no BEGIN and ROLLBACK round trips; each statement reads one consistent snapshot, and the token
-        is read together with its client, consent and member). Writes need a block that is not ``read_only``.
-        """
+    def one_session(self) -> Iterator[None]:
+        """Share one direct connection and one session among the store calls made inside the block (by this thread
+        or task)."""
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads, read_only)
+        scope = _RequestScope(self.engine, self.node.direct_reads)
         token = _scope.set(scope)
         try:
             yield
@@ -345,8 +354,16 @@ class SqlProviderStore:
             return True
 
     def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
+        params = {"token_id": token_id, "now": now}
+        if self.engine.dialect.name == "postgresql":  # one atomic statement, in autocommit: one round trip
+            params.update({name: getattr(record, name) for name in _TOKEN_FIELDS})
+            scope = _scope.get()
+            if scope is not None:
+                return scope.connection.execute(_ROTATE_AND_INSERT, params) == 1
+            with self.node.direct_reads.connection() as connection:
+                return connection.execute(_ROTATE_AND_INSERT, params) == 1
         with self._writing() as db:
-            if _execute(db, _ROTATE, {"token_id": token_id, "now": now}) != 1:
+            if _execute(db, _ROTATE, params) != 1:
                 return False
             _insert_token(db, record)
             return True

@@ -63,28 +63,28 @@ Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 #: Threads per worker that run the provider core at once (:mod:`nodes.web.threads`), by database. On SQLite the
 #: core waits on nothing but the GIL and the write lock: two threads keep the event loop fed, and more only
 #: contend (refresh grants' p99 64 ms with two, 74-124 ms with four, at the same rate). On PostgreSQL a thread
-#: spends most of a request waiting on the network, and four overlap those waits (refresh grants 848/s against
-#: 748/s with two).
-OIDC_THREADS = {"sqlite": 2, "postgresql": 4}
+#: spends much of a request waiting on the network, and three overlap those waits: refresh grants 1,051/s
+#: (p99 83 ms) with two, 1,261/s (p99 74 ms) with three, 1,362/s (p99 118 ms) with four, 1,100/s with six.
+OIDC_THREADS = {"sqlite": 2, "postgresql": 3}
 
 
 async def _serve(request: Request, endpoint: Endpoint, read_only: bool = False) -> Response:
     """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
 
-    ``read_only`` endpoints (UserInfo writes nothing) read outside any transaction, on the direct pool
-    (:mod:`nodes.storage.direct`). On SQLite they run on the event loop itself: three indexed reads of a local
-    file take some 30 µs, less than the hop to a worker thread and back, which had become the largest part of
-    a UserInfo answer. A PostgreSQL read waits on the network, so there the hop stays.
+    The store reads on its direct pool (:mod:`nodes.storage.direct`). ``read_only`` endpoints (UserInfo writes
+    nothing) run on the event loop itself on SQLite: three indexed reads of a local file take some 30 µs, less than
+    the hop to a worker thread and back, which had become the largest part of a UserInfo answer. A PostgreSQL read
+    waits on the network, and a write may wait on SQLite's lock, so there the hop stays.
     """
     oauth = await oauth_request(request)
-    answer = functools.partial(_answer, request, endpoint, oauth, read_only)
+    answer = functools.partial(_answer, request, endpoint, oauth)
     database = node_of(request).engine.dialect.name
     if read_only and database == "sqlite":
         return answer()
-    return await run_limited("oidc", OIDC_THREADS.get(database, 4), answer)
+    return await run_limited("oidc", OIDC_THREADS.get(database, 3), answer)
 
 
-def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, read_only: bool) -> Response:
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:
     provider = provider_of(request)
-    with one_session(provider, read_only):
+    with one_session(provider):
         return to_response(endpoint(provider, oauth))

@@ -40,6 +40,9 @@ class DirectRow:
     def __init__(self, values: tuple[Any, ...]) -> None:
         self._values = values
 
+    def __getattr__(self, name: str) -> Any:  # reached only for a name the statement does not select
+        raise AttributeError(name)
+
 
 def _row_class(names: tuple[str, ...], results: tuple[Callable[[Any], Any] | None, ...]) -> type[DirectRow]:
     def column(position: int, process: Callable[[Any], Any] | None) -> property:
@@ -71,7 +74,7 @@ class DirectStatement:
     """A Core statement (``select``, or an ``insert`` or ``update`` with bound values) compiled once per dialect,
     executed on a DBAPI connection."""
 
-    def __init__(self, statement: Select[Any] | Insert | Update) -> None:
+    def __init__(self, statement: Select[Any] | Insert | Update) -> None:  # an insert may carry a CTE
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
@@ -183,6 +186,13 @@ class DirectConnection:
     def first(self, statement: DirectStatement, params: Mapping[str, Any]) -> DirectRow | None:
         rows = self.rows(statement, params)
         return rows[0] if rows else None
+
+    def execute(self, statement: DirectStatement, params: Mapping[str, Any]) -> int:
+        """One ``insert`` or ``update`` (committed at once on PostgreSQL's autocommit pool); rows touched.
+
+        Not replayed on a disconnect: the statement may have run. The hot paths read before they write on the
+        same connection, so a connection that died while pooled was already replaced by then."""
+        return statement.execute(self._raw.driver_connection, self._dialect, params)
 
     def close(self) -> None:
         """Back to the pool (or closed, when invalidated)."""
