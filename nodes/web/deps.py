@@ -10,7 +10,7 @@ from sqlmodel import Session
 from nodes.context import NodeContext
 from nodes.storage.models import Member
 from nodes.web.errors import ProblemError
-from nodes.web.sessions import check_csrf, current_session, node_of
+from nodes.web.sessions import check_csrf, current_session, node_of, session_member
 
 
 def peer_address(request: Request) -> str | None:
@@ -31,8 +31,10 @@ def current_member(request: Request) -> Member | None:
     row = current_session(request)
     member = None
     if row is not None and row.member_id is not None:
-        with Session(node_of(request).engine, expire_on_commit=False) as db:
-            member = db.get(Member, row.member_id)
+        member = session_member(request, row)
+        if member is None:  # a session this request created (sign-in), not the one it read
+            with Session(node_of(request).engine, expire_on_commit=False) as db:
+                member = db.get(Member, row.member_id)
     request.state.member = member
     request.state.is_admin = bool(member and member.is_admin)
     return member
