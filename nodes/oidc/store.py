@@ -36,6 +36,7 @@ from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.credentials_service import LIVE_DOCUMENTS
+from nodes.oidc.userinfo_read import affiliations_of, documents_of, userinfo_reads
 from nodes.storage.db import transaction
 from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement
 from nodes.storage.models import Affiliation, LoginThrottle, Member
@@ -58,6 +59,9 @@ class _RequestScope:
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
     consents: dict[tuple[int, str], Consent | None] = field(default_factory=dict)
+    # Read with an access token (nodes.oidc.userinfo_read), parsed only if the answer needs them.
+    affiliations_json: dict[int, str | None] = field(default_factory=dict)
+    documents_json: dict[int, str | None] = field(default_factory=dict)
     _session: Session | None = None
     _connection: DirectConnection | None = None
 
@@ -156,6 +160,8 @@ _WITH_GRANT = {
     )
     for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
 }
+# UserInfo reads with the access token the member's affiliations and live credentials too (one statement).
+_USERINFO_READ = userinfo_reads(_WITH_GRANT["access_token"].statement, _TOKENS.c.member_id)
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
@@ -378,10 +384,15 @@ class SqlProviderStore:
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
         """The token, reading its client, live consent and member into the request's scope at once."""
-        row = scope.first(_WITH_GRANT[kind], {"hash": token_hash})
+        access = kind == "access_token" and self.engine.dialect.name in _USERINFO_READ
+        statement = _USERINFO_READ[self.engine.dialect.name] if access else _WITH_GRANT[kind]
+        row = scope.first(statement, {"hash": token_hash})
         if row is None:
             return None
         token = _record(row)
+        if access:
+            scope.affiliations_json.setdefault(token.member_id, row.affiliations_json)
+            scope.documents_json.setdefault(token.member_id, row.documents_json)
         parts = {prefix: _Columns(row, prefix) for prefix in _JOINED}
         client = parts["c"]
         scope.clients.setdefault(token.client_id, to_client(client) if client.disabled_at is None else None)
@@ -395,6 +406,9 @@ class SqlProviderStore:
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
         """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`), in the
         request's session."""
+        scope = _scope.get()
+        if scope is not None and member_id in scope.documents_json:
+            return documents_of(scope.documents_json[member_id])
         return [row.document for row in self._rows(_LIVE_DOCUMENTS, {"member_id": member_id})]
 
     def revoke_family(self, family: str, now: datetime, reason: str) -> int:
@@ -448,7 +462,11 @@ class SqlProviderStore:
         if member is None:
             member = self._first(_MEMBER, {"member_id": member_id})
         if member is not None:
-            affiliations = self._rows(_AFFILIATIONS_OF, {"member_id": member_id})
+            affiliations: list[Any]
+            if scope is not None and member_id in scope.affiliations_json:
+                affiliations = affiliations_of(scope.affiliations_json[member_id])
+            else:
+                affiliations = self._rows(_AFFILIATIONS_OF, {"member_id": member_id})
             claims = member_claims_of(member, affiliations, self.node.settings.display_name)
         if scope is not None:
             scope.members[member_id] = claims

@@ -214,3 +214,29 @@ def test_credentials_are_not_handed_out_without_the_affiliations_consent(setup):
     platform = flow.register(live)
     tokens = flow.tokens_for(live, browser, platform, "openid affiliations", [])
     assert "affiliation_credentials" not in flow.userinfo(live, tokens["access_token"]).json()
+
+
+def test_userinfo_read_in_one_statement_gives_the_affiliations_and_credentials_in_order(live_node):
+    """UserInfo reads the member's affiliations and credentials with the token (nodes/oidc/userinfo_read.py): the
+    claims equal what the per-member reads give, dates and groups included, and credentials come newest first."""
+    from nodes.credentials_service import ensure_member_credentials, member_credentials
+    from nodes.oidc.store import SqlProviderStore
+    from tests.seed import COMPANY_AFFILIATION, PASSWORD, SCHOOL_AFFILIATION, seed_member
+
+    live = live_node()
+    member = seed_member(live.node.engine, email="alice@ecole.example", password=PASSWORD,
+                         affiliations=[SCHOOL_AFFILIATION, COMPANY_AFFILIATION])
+    ctx = flow.node_context(live)
+    issued = ensure_member_credentials(ctx, member.id, actor="test")
+    assert len(issued) == 2
+    newest_first = member_credentials(ctx, member.id)
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, flow.browser(live, member.email), platform, "openid affiliations",
+                             ["affiliations"])
+    answer = flow.userinfo(live, tokens["access_token"]).json()
+    expected = SqlProviderStore(ctx).member_claims(member.id)  # outside a request: the per-member reads
+    assert expected is not None and answer["affiliations"] == list(expected.affiliations)
+    assert [a["kind"] for a in answer["affiliations"]] == ["school", "company"]
+    assert answer["affiliations"][0]["groups"] == SCHOOL_AFFILIATION["groups"]
+    assert answer["affiliations"][1]["start_date"] == "2019-09-01"
+    assert answer["affiliation_credentials"] == newest_first
