@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
@@ -126,6 +127,18 @@ _worker: InProcessSigner | None = None
 def _start_worker(algorithm: keys.KeyAlgorithm, pkcs8: bytes, verification_method: str) -> None:
     global _worker
     _worker = InProcessSigner(keys.load_pkcs8(algorithm, pkcs8), verification_method, JsonLdLoader())
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the node's process ends, however it ends.
+
+    A worker waits for jobs on a queue it also holds the writing end of, so a parent killed outright (``kill -9``,
+    the OOM killer) never gives it an end-of-file: it would wait forever, holding the private key in memory."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()  # returns once the parent is gone (it waits on the parent's sentinel)
+        os._exit(1)
 
 
 def _sign_chunk(jobs: list[Job], created: datetime) -> list[Outcome]:

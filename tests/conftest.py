@@ -38,7 +38,8 @@ def database_kind() -> str:
 
 
 _PORTS_PER_WORKER = 5000
-_next_port = itertools.count()
+# Started at an offset of this process's own, so that two test runs on one machine do not walk the same ports.
+_next_port = itertools.count(os.getpid() % _PORTS_PER_WORKER)
 
 
 def free_port() -> int:

@@ -160,8 +160,12 @@ _WITH_GRANT = {
     )
     for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
 }
-# UserInfo reads with the access token the member's affiliations and live credentials too (one statement).
-_USERINFO_READ = userinfo_reads(_WITH_GRANT["access_token"].statement, _TOKENS.c.member_id)
+# A token is read with the member's affiliations (and, an access token, live credentials): UserInfo and a refresh
+# grant then need no other read of the member.
+_TOKEN_READ = {
+    "access_token": userinfo_reads(_WITH_GRANT["access_token"].statement, _TOKENS.c.member_id),
+    "refresh_token": userinfo_reads(_WITH_GRANT["refresh_token"].statement, _TOKENS.c.member_id, documents=False),
+}
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
@@ -384,15 +388,16 @@ class SqlProviderStore:
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
         """The token, reading its client, live consent and member into the request's scope at once."""
-        access = kind == "access_token" and self.engine.dialect.name in _USERINFO_READ
-        statement = _USERINFO_READ[self.engine.dialect.name] if access else _WITH_GRANT[kind]
+        reads = _TOKEN_READ[kind]
+        statement = reads.get(self.engine.dialect.name) or _WITH_GRANT[kind]
         row = scope.first(statement, {"hash": token_hash})
         if row is None:
             return None
         token = _record(row)
-        if access:
+        if statement is not _WITH_GRANT[kind]:
             scope.affiliations_json.setdefault(token.member_id, row.affiliations_json)
-            scope.documents_json.setdefault(token.member_id, row.documents_json)
+            if kind == "access_token":
+                scope.documents_json.setdefault(token.member_id, row.documents_json)
         parts = {prefix: _Columns(row, prefix) for prefix in _JOINED}
         client = parts["c"]
         scope.clients.setdefault(token.client_id, to_client(client) if client.disabled_at is None else None)

@@ -1,5 +1,5 @@
 """Everything a UserInfo answer reads, in one statement: the access token with its grant, plus the member's
-affiliations and live credentials as two JSON arrays.
+affiliations and live credentials as two JSON arrays (a refresh grant reads its token with the affiliations).
 
 Three statements cost three round trips on PostgreSQL, and about 32 µs of psycopg's client CPU each on this
 machine, which mattered on the busiest endpoint (issue 4). The arrays are built by the database
@@ -30,13 +30,18 @@ AFFILIATION_FIELDS = ("id", "kind", "programme", "degree", "class_year", "groups
                       "start_date", "end_date")
 
 
-def userinfo_reads(with_grant: Select[Any], member_id: Any) -> dict[str, DirectStatement]:
-    """``with_grant`` (the access token with its client, consent and member) plus ``affiliations_json`` and
-    ``documents_json`` for the token's member (``member_id``, its column), one statement per dialect."""
-    return {dialect: DirectStatement(with_grant.add_columns(
-        _affiliations(dialect, member_id).label("affiliations_json"),
-        _documents(dialect, member_id).label("documents_json"),
-    )) for dialect in ("postgresql", "sqlite")}
+def userinfo_reads(with_grant: Select[Any], member_id: Any, documents: bool = True) -> dict[str, DirectStatement]:
+    """``with_grant`` (a token with its client, consent and member) plus ``affiliations_json`` and, with
+    ``documents``, ``documents_json`` for the token's member (``member_id``, its column), one statement per dialect.
+
+    A refresh grant reads the affiliations too (the new ID token may carry them), not the credentials."""
+    def extras(dialect: str) -> list[Any]:
+        columns = [_affiliations(dialect, member_id).label("affiliations_json")]
+        if documents:
+            columns.append(_documents(dialect, member_id).label("documents_json"))
+        return columns
+
+    return {dialect: DirectStatement(with_grant.add_columns(*extras(dialect))) for dialect in ("postgresql", "sqlite")}
 
 
 def _affiliations(dialect: str, member_id: Any) -> Any:
