@@ -6,12 +6,14 @@ holds on SQLite and PostgreSQL alike and across workers. Revocations are written
 transaction as the revocation itself.
 
 Inside :meth:`SqlProviderStore.one_session` (the token, revocation, introspection and UserInfo routes) the calls of
-one request share one session, so one pooled connection, instead of opening one each, and read the client and the
-member's claims once; each write still commits on its own, so the races above are settled exactly as without it.
+one request share one connection for their reads and one session for their writes, instead of opening one each,
+and read the client and the member's claims once; each write still commits on its own, so the races above are
+settled exactly as without it.
 
-The hot reads (a token with its grant, a client with its lockout, a member's claims and credentials) are
-:class:`~nodes.storage.direct.DirectStatement` objects: the same Core statements, run on the DBAPI connection without
-SQLAlchemy's per-statement machinery, which cost more than the rest of a UserInfo answer.
+The hot reads (a token with its grant and the member's affiliations and credentials, a client with its lockout)
+and the refresh rotation are :class:`~nodes.storage.direct.DirectStatement` objects: the same Core statements, run
+on the DBAPI connection without SQLAlchemy's per-statement machinery, which cost more than the rest of a UserInfo
+answer (ADR 0300).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class _RequestScope:
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
     consents: dict[tuple[int, str], Consent | None] = field(default_factory=dict)
-    # Read with an access token (nodes.oidc.userinfo_read), parsed only if the answer needs them.
+    # Read with a token (nodes.oidc.userinfo_read), parsed only if the answer needs them.
     affiliations_json: dict[int, str | None] = field(default_factory=dict)
     documents_json: dict[int, str | None] = field(default_factory=dict)
     _session: Session | None = None
@@ -82,8 +84,7 @@ class _RequestScope:
         return self.connection.rows(statement, params)
 
     def first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
-        rows = self.rows(statement, params)
-        return rows[0] if rows else None
+        return self.connection.first(statement, params)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -147,24 +148,22 @@ _JOINED = {
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
 _WITH_GRANT = {
-    kind: DirectStatement(
-        select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
-                          for column in columns])
-        .select_from(
-            _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
-            .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
-            .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
-                       & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
-        )
-        .where(hash_column == bindparam("hash"))
+    kind: select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
+                            for column in columns])
+    .select_from(
+        _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
+        .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
+        .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
+                   & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
     )
+    .where(hash_column == bindparam("hash"))
     for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
 }
-# A token is read with the member's affiliations (and, an access token, live credentials): UserInfo and a refresh
-# grant then need no other read of the member.
+# ... and with the member's affiliations (and, an access token, live credentials): UserInfo and a refresh grant
+# then need no other read of the member. One statement per dialect (nodes.oidc.userinfo_read).
 _TOKEN_READ = {
-    "access_token": userinfo_reads(_WITH_GRANT["access_token"].statement, _TOKENS.c.member_id),
-    "refresh_token": userinfo_reads(_WITH_GRANT["refresh_token"].statement, _TOKENS.c.member_id, documents=False),
+    "access_token": userinfo_reads(_WITH_GRANT["access_token"], _TOKENS.c.member_id),
+    "refresh_token": userinfo_reads(_WITH_GRANT["refresh_token"], _TOKENS.c.member_id, documents=False),
 }
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
@@ -387,17 +386,15 @@ class SqlProviderStore:
         return _record(row) if row is not None else None
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
-        """The token, reading its client, live consent and member into the request's scope at once."""
-        reads = _TOKEN_READ[kind]
-        statement = reads.get(self.engine.dialect.name) or _WITH_GRANT[kind]
-        row = scope.first(statement, {"hash": token_hash})
+        """The token, reading its client, live consent, member and the member's affiliations (and credentials)
+        into the request's scope at once."""
+        row = scope.first(_TOKEN_READ[kind][self.engine.dialect.name], {"hash": token_hash})
         if row is None:
             return None
         token = _record(row)
-        if statement is not _WITH_GRANT[kind]:
-            scope.affiliations_json.setdefault(token.member_id, row.affiliations_json)
-            if kind == "access_token":
-                scope.documents_json.setdefault(token.member_id, row.documents_json)
+        scope.affiliations_json.setdefault(token.member_id, row.affiliations_json)
+        if kind == "access_token":
+            scope.documents_json.setdefault(token.member_id, row.documents_json)
         parts = {prefix: _Columns(row, prefix) for prefix in _JOINED}
         client = parts["c"]
         scope.clients.setdefault(token.client_id, to_client(client) if client.disabled_at is None else None)
@@ -409,8 +406,8 @@ class SqlProviderStore:
         return token
 
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
-        """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`), in the
-        request's session."""
+        """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`): as read
+        with the request's access token, or else in one direct read."""
         scope = _scope.get()
         if scope is not None and member_id in scope.documents_json:
             return documents_of(scope.documents_json[member_id])
