@@ -72,9 +72,10 @@ async def _serve(request: Request, endpoint: Endpoint, read_only: bool = False) 
     """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
 
     The store reads on its direct pool (:mod:`nodes.storage.direct`). ``read_only`` endpoints (UserInfo writes
-    nothing) run on the event loop itself on SQLite: three indexed reads of a local file take some 30 µs, less than
-    the hop to a worker thread and back, which had become the largest part of a UserInfo answer. A PostgreSQL read
-    waits on the network, and a write may wait on SQLite's lock, so there the hop stays.
+    nothing, and reads once: :mod:`nodes.oidc.userinfo_read`) run on the event loop itself on SQLite: the read of
+    a local file takes some 30 µs, less than the hop to a worker thread and back, which had become the largest
+    part of a UserInfo answer. A PostgreSQL read waits on the network, and a write may wait on SQLite's lock, so
+    there the hop stays.
     """
     oauth = await oauth_request(request)
     answer = functools.partial(_answer, request, endpoint, oauth)

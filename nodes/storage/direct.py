@@ -1,18 +1,19 @@
-"""Precompiled SELECTs run on the DBAPI connection itself, for the few reads on the node's hottest paths.
+"""Precompiled statements run on the DBAPI connection itself, for the few reads and writes on the node's hottest paths
+(ADR 0300).
 
-Executing a Core statement costs SQLAlchemy 30-40 µs of Python per call (execution context, parameter
-processing, result metadata), and an ORM session with a pool checkout about as much again; SQLite answers the
-same indexed lookup in under 10 µs. On the UserInfo and refresh-token paths (three reads each) that overhead was
-most of the request. A :class:`DirectStatement` is compiled once per dialect from the same Core ``select`` the rest
-of the code would use, so the SQL still comes from one definition and from the table metadata; only execution
-skips the machinery. Values come back through the column types' own result processors (JSON text to objects,
-SQLite's datetime text to ``datetime``), so callers see what SQLAlchemy would have handed them.
+Executing a Core statement costs SQLAlchemy 30-40 µs of Python per call (execution context, parameter processing,
+result metadata), and an ORM session with a pool checkout about as much again; SQLite answers the same indexed
+lookup in under 10 µs. On the UserInfo and refresh-token paths that overhead was most of the request. A
+:class:`DirectStatement` is compiled once per dialect from the same Core statement the rest of the code would use,
+so the SQL still comes from one definition and from the table metadata; only execution skips the machinery. Values
+come back through the column types' own result processors (JSON text to objects, SQLite's datetime text to
+``datetime``), so callers see what SQLAlchemy would have handed them.
 
-:class:`DirectReads` is the pool those reads check connections out of when a request has no transaction of its own
-(UserInfo): the node's database without a pre-ping round trip per checkout and, on PostgreSQL, in autocommit (no
-BEGIN and ROLLBACK round trips). A connection that died while pooled is thrown away and the read tried once more on
-a fresh one, which is what the pre-ping would have bought; any other database error surfaces as SQLAlchemy's own
-exception type, so the node answers it as it answers every other database failure (503 when unreachable).
+:class:`DirectReads` is the pool those reads check connections out of, outside any transaction: the node's database
+without a pre-ping round trip per checkout and, on PostgreSQL, in autocommit (no BEGIN and ROLLBACK round trips). A
+connection that died while pooled is thrown away and the read tried once more on a fresh one, which is what the
+pre-ping would have bought; any other database error surfaces as SQLAlchemy's own exception type, so the node answers it
+as it answers every other database failure (503 when unreachable).
 """
 
 from __future__ import annotations
