@@ -52,7 +52,8 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown, close what the node opened on first use: the outbound HTTP client and its worker threads."""
+    """At shutdown, close what the node opened: the outbound HTTP client and its worker threads (opened on first
+    use), the direct-read pool (likewise) and the database pool."""
     yield
     node: NodeContext = app.state.node
     fetcher = node.__dict__.get("fetcher")

@@ -66,7 +66,7 @@ class IssuedCredentials:
         self.store = store
 
     def credentials_for(self, member_id: int, audience: str) -> list[dict[str, Any]]:
-        # Through the store, so in the request's database session (no second connection for UserInfo).
+        # Through the store: UserInfo read them with its access token, or the store reads them on its connection.
         return self.store.live_credential_documents(member_id)
 
 

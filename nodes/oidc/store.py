@@ -80,12 +80,6 @@ class _RequestScope:
             self._connection = DirectConnection(self.direct.engine)
         return self._connection
 
-    def rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
-        return self.connection.rows(statement, params)
-
-    def first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
-        return self.connection.first(statement, params)
-
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
@@ -278,17 +272,23 @@ class SqlProviderStore:
         with Session(self.engine) as db:
             yield db
 
-    def _rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
-        """Rows of a hot read: through the request's scope, or else on a connection of the direct pool."""
+    @contextmanager
+    def _direct(self) -> Iterator[DirectConnection]:
+        """The request's direct connection, or else one of the direct pool for this call."""
         scope = _scope.get()
         if scope is not None:
-            return scope.rows(statement, params)
+            yield scope.connection
+            return
         with self.node.direct_reads.connection() as connection:
+            yield connection
+
+    def _rows(self, statement: DirectStatement, params: dict[str, Any]) -> list[DirectRow]:
+        with self._direct() as connection:
             return connection.rows(statement, params)
 
     def _first(self, statement: DirectStatement, params: dict[str, Any]) -> DirectRow | None:
-        rows = self._rows(statement, params)
-        return rows[0] if rows else None
+        with self._direct() as connection:
+            return connection.first(statement, params)
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -366,10 +366,7 @@ class SqlProviderStore:
         params = {"token_id": token_id, "now": now}
         if self.engine.dialect.name == "postgresql":  # one atomic statement, in autocommit: one round trip
             params.update({name: getattr(record, name) for name in _TOKEN_FIELDS})
-            scope = _scope.get()
-            if scope is not None:
-                return scope.connection.execute(_ROTATE_AND_INSERT, params) == 1
-            with self.node.direct_reads.connection() as connection:
+            with self._direct() as connection:
                 return connection.execute(_ROTATE_AND_INSERT, params) == 1
         with self._writing() as db:
             if _execute(db, _ROTATE, params) != 1:
@@ -388,7 +385,7 @@ class SqlProviderStore:
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
         """The token, reading its client, live consent, member and the member's affiliations (and credentials)
         into the request's scope at once."""
-        row = scope.first(_TOKEN_READ[kind][self.engine.dialect.name], {"hash": token_hash})
+        row = scope.connection.first(_TOKEN_READ[kind][self.engine.dialect.name], {"hash": token_hash})
         if row is None:
             return None
         token = _record(row)
@@ -496,7 +493,7 @@ class SqlProviderStore:
         key = client_throttle_key(client_id)
         scope = _scope.get()
         if scope is not None:  # read the client too, for the authentication that follows
-            row = scope.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
+            row = scope.connection.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
             scope.clients.setdefault(client_id, to_client(row) if row is not None and row.disabled_at is None else None)
             until = row.locked_until if row is not None else None
         else:

@@ -126,10 +126,6 @@ class DirectStatement:
         row = compiled.row
         return [row(values) for values in fetched]
 
-    def first(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> DirectRow | None:
-        rows = self.rows(connection, dialect, params)
-        return rows[0] if rows else None
-
     def execute(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> int:
         """Run an ``insert`` or ``update`` in the connection's transaction; the number of rows it touched."""
         return self._run(connection, dialect, params, fetch=False)[2]
@@ -147,11 +143,10 @@ class DirectReads:
 
         options: dict[str, Any] = {"pool_pre_ping": False}
         if url.startswith("postgresql"):
-            # A second pool of server connections per worker: kept small (the reads are short and UserInfo runs
-            # on four threads) so that two pools and several workers stay within the server's max_connections.
+            # A second pool of server connections per worker: kept small (the reads are short and the OIDC routes
+            # run on three threads) so that two pools and several workers stay within the server's max_connections.
             options.update(isolation_level="AUTOCOMMIT", pool_size=DIRECT_POOL_SIZE, max_overflow=DIRECT_POOL_SIZE)
         self.engine = make_engine(url, timeout=timeout, **options)
-        self.dialect = self.engine.dialect
 
     @contextmanager
     def connection(self) -> Iterator[DirectConnection]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -80,6 +82,16 @@ def current_session(request: Request) -> WebSession | None:
     return found
 
 
+@contextmanager
+def _within(node: NodeContext, db: Session | None) -> Iterator[Session]:
+    """The caller's transaction ``db``, or else a transaction of its own."""
+    if db is not None:
+        yield db
+        return
+    with transaction(node.engine) as own:
+        yield own
+
+
 def session_member(request: Request, session: WebSession) -> Member | None:
     """The member read together with ``session`` by :func:`current_session`, if that is the session it read."""
     joined: tuple[str, Member] | None = getattr(request.state, "session_member", None)
@@ -101,11 +113,8 @@ def _create(request: Request, member_id: int | None, lang: str | None, ttl: time
         expires_at=now + ttl,
         auth_time=now if member_id is not None else None,
     )
-    if db is not None:
-        db.add(row)
-    else:
-        with transaction(node.engine) as own:
-            own.add(row)
+    with _within(node, db) as session:
+        session.add(row)
     request.state.web_session = row
     request.state.set_session_cookie = (token, int(ttl.total_seconds()))
     return row
@@ -131,12 +140,9 @@ def sign_in(request: Request, member_id: int, db: Session) -> WebSession:
 
 def end_session(request: Request, row: WebSession, clear_cookie: bool = True, db: Session | None = None) -> None:
     """Delete the session row, in ``db`` (the caller's transaction) or in a transaction of its own."""
-    if db is not None:
-        db.exec(delete(WebSession).where(col(WebSession.token_hash) == row.token_hash))  # type: ignore[call-overload]
-    else:
-        with transaction(node_of(request).engine) as own:
-            own.exec(delete(WebSession).where(  # type: ignore[call-overload]
-                col(WebSession.token_hash) == row.token_hash))
+    with _within(node_of(request), db) as session:
+        session.exec(delete(WebSession).where(  # type: ignore[call-overload]
+            col(WebSession.token_hash) == row.token_hash))
     request.state.web_session = None
     if clear_cookie:
         request.state.clear_session_cookie = True
