@@ -119,6 +119,7 @@ def serve(
     import uvicorn
 
     from nodes.app import create_app
+    from nodes.gc_tuning import settle_after_startup
     from nodes.observability import configure_logging
 
     node = settings()
@@ -135,6 +136,7 @@ def serve(
 
     listen_port = port or urlsplit(node.base_url).port or 8000
     if workers == 1:
+        settle_after_startup()
         uvicorn.run(application, host=host, port=listen_port, log_config=None, access_log=False)
         return
     import os  # the workers are new processes: they rebuild the app from the same file, checked above

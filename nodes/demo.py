@@ -35,6 +35,7 @@ from nodes.app import create_app
 from nodes.context import NodeContext
 from nodes.examples.platform.config import PlatformConfig, PlatformConfigError
 from nodes.examples.platform.demo_setup import prepare_platform
+from nodes.gc_tuning import settle_after_startup
 from nodes.invitations import issue_invitations
 from nodes.observability import configure_logging
 from nodes.roster.apply import import_roster
@@ -136,6 +137,7 @@ class _Server(uvicorn.Server):
 
 async def serve_all(apps: list[tuple[Any, str]]) -> None:
     """Serve each ``(ASGI app, base URL)`` until Ctrl-C."""
+    settle_after_startup()
     servers = [
         _Server(uvicorn.Config(app, host="127.0.0.1", port=_check_port_free(url), log_config=None,
                                access_log=False, lifespan="off"))

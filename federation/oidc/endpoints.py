@@ -24,15 +24,19 @@ if TYPE_CHECKING:
 MAX_TOKEN_PARAMETER = 512
 
 
-def _find(provider: Provider, token: Any, hint: str | None) -> TokenView | None:
+def _find(provider: Provider, token: Any, kinds: tuple[str, ...]) -> TokenView | None:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_PARAMETER:
         return None
-    kinds = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
     for kind in kinds:
         record = provider.store.find_token(secret_hash(token), kind)
         if record is not None:
             return TokenView(record, kind, provider.now(), provider.store.get_client(record.client_id))
     return None
+
+
+def _kinds(hint: str | None) -> tuple[str, ...]:
+    """Where to look for a token, the hinted kind first (RFC 7009 §2.1, RFC 7662 §2.1: a hint only orders)."""
+    return ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
@@ -42,7 +46,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     server: Provider
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
-        return _find(self.server, token_string, token_type_hint)
+        return _find(self.server, token_string, _kinds(token_type_hint))
 
     def revoke_token(self, token: TokenView, request: CoreRequest) -> None:
         now = self.server.now()
@@ -59,7 +63,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     server: Provider
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
-        return _find(self.server, token_string, token_type_hint)
+        return _find(self.server, token_string, _kinds(token_type_hint))
 
     def check_permission(self, token: TokenView, client: Client, request: CoreRequest) -> bool:
         return token.check_client(client)
@@ -83,7 +87,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         }
 
 
-def _bearer(request: HttpRequest) -> str:
+def bearer_token(request: HttpRequest) -> str:
+    """The access token a UserInfo request presents (RFC 6750 §2.1 header or §2.2 form, not both)."""
     header = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
     in_form = request.method == "POST" and any(k == "access_token" for k, _ in request.form)
     if header is not None and in_form:
@@ -101,8 +106,8 @@ def _bearer(request: HttpRequest) -> str:
 def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
     """The UserInfo response: ``sub`` plus the consented claims asked for the UserInfo endpoint."""
     try:
-        view = _find(provider, _bearer(request), "access_token")
-        if view is None or view.kind != "access_token" or view.is_expired() or view.is_revoked():
+        view = _find(provider, bearer_token(request), ("access_token",))  # a refresh token is no bearer token
+        if view is None or view.is_expired() or view.is_revoked():
             raise InvalidTokenError()
         if "openid" not in scope_list(view.record.scope):
             raise InsufficientScopeError()

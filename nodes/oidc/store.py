@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -38,7 +38,7 @@ from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.credentials_service import LIVE_DOCUMENTS
-from nodes.oidc.userinfo_read import affiliations_of, documents_of, userinfo_reads
+from nodes.oidc.userinfo_read import affiliations_of, documents_of, one_of, userinfo_reads
 from nodes.storage.db import transaction
 from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement
 from nodes.storage.models import Affiliation, LoginThrottle, Member
@@ -57,6 +57,10 @@ class _RequestScope:
 
     engine: Engine
     direct: DirectReads
+    #: Access tokens read before the scope opened (UserInfo, :mod:`nodes.oidc.token_reads`), by
+    #: hash; ``None`` for a hash that matched no token. A scope opened with them answers from what was read and
+    #: never touches the database: it serves the event loop, which must not wait on a connection.
+    read_ahead: Mapping[str, DirectRow | None] | None = None
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
@@ -71,14 +75,20 @@ class _RequestScope:
     def db(self) -> Session:
         """The request's session, opened on first use."""
         if self._session is None:
+            self._offline_check()
             self._session = Session(self.engine, expire_on_commit=False)
         return self._session
 
     @property
     def connection(self) -> DirectConnection:
         if self._connection is None:
+            self._offline_check()
             self._connection = DirectConnection(self.direct.engine)
         return self._connection
+
+    def _offline_check(self) -> None:
+        if self.read_ahead is not None:
+            raise RuntimeError("a store call needed the database in a scope that answers from what was read ahead")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -141,24 +151,21 @@ _JOINED = {
     "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at")],
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
-_WITH_GRANT = {
-    kind: select(_TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items()
-                            for column in columns])
-    .select_from(
-        _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
-        .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
-        .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
-                   & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
-    )
-    .where(hash_column == bindparam("hash"))
-    for kind, hash_column in (("access_token", _TOKENS.c.access_hash), ("refresh_token", _TOKENS.c.refresh_hash))
-}
+_WITH_GRANT = select(
+    _TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items() for column in columns]
+).select_from(
+    _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
+    .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
+    .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
+               & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
+)
 # ... and with the member's affiliations (and, an access token, live credentials): UserInfo and a refresh grant
-# then need no other read of the member. One statement per dialect (nodes.oidc.userinfo_read).
-_TOKEN_READ = {
-    "access_token": userinfo_reads(_WITH_GRANT["access_token"], _TOKENS.c.member_id),
-    "refresh_token": userinfo_reads(_WITH_GRANT["refresh_token"], _TOKENS.c.member_id, documents=False),
-}
+# then need no other read of the member. One statement per dialect (nodes.oidc.userinfo_read). Access tokens are
+# read by a list of hashes: UserInfo requests that arrive together are answered from one read (nodes.oidc.token_reads).
+_ACCESS_TOKENS_READ = userinfo_reads(
+    _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.access_hash, "hashes"))
+_REFRESH_TOKEN_READ = userinfo_reads(
+    _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
@@ -249,13 +256,14 @@ class SqlProviderStore:
             threading.Lock() if node.engine.dialect.name == "sqlite" else nullcontext())
 
     @contextmanager
-    def one_session(self) -> Iterator[None]:
+    def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
-        or task)."""
+        or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
+        with it, and none may reach the database."""
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead)
         token = _scope.set(scope)
         try:
             yield
@@ -382,10 +390,24 @@ class SqlProviderStore:
         row = self._first(_TOKEN_BY_HASH[kind], {"hash": token_hash})
         return _record(row) if row is not None else None
 
+    def read_access_tokens(self, hashes: Sequence[str]) -> dict[str, DirectRow | None]:
+        """Access tokens by hash, each with what UserInfo answers from (its client, live consent, member, and the
+        member's affiliations and live credentials), in one statement; ``None`` for a hash that matches none."""
+        found: dict[str, DirectRow | None] = dict.fromkeys(hashes)
+        with self._direct() as connection:
+            for row in connection.rows(_ACCESS_TOKENS_READ[self.engine.dialect.name], {"hashes": list(found)}):
+                found[row.access_hash] = row
+        return found
+
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
         """The token, reading its client, live consent, member and the member's affiliations (and credentials)
         into the request's scope at once."""
-        row = scope.connection.first(_TOKEN_READ[kind][self.engine.dialect.name], {"hash": token_hash})
+        if kind == "refresh_token":
+            row = scope.connection.first(_REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash})
+        elif scope.read_ahead is not None and token_hash in scope.read_ahead:
+            row = scope.read_ahead[token_hash]
+        else:
+            row = self.read_access_tokens([token_hash])[token_hash]
         if row is None:
             return None
         token = _record(row)

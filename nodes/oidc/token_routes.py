@@ -1,24 +1,42 @@
 """Discovery, token, revocation, introspection and UserInfo endpoints: thin routes over the provider core.
 
-These are the node's busiest endpoints, so each does the least it can: it reads the request once on the event loop
-(:func:`nodes.oidc.adapter.oauth_request`, called directly rather than as a FastAPI dependency), then makes one hop
-to a worker thread where the synchronous core runs, all its store calls sharing one database session. Token,
-introspection and UserInfo answers carry ``Cache-Control: no-store`` (SECURITY O22).
+Token, revocation, introspection and UserInfo are the node's busiest endpoints, so each does the least it can. They
+are plain Starlette routes (:data:`HOT_ROUTES`) that the app tries before any FastAPI router: FastAPI's router walk
+and its per-request dependency solving cost about a third of a UserInfo answer, for endpoints that take no
+parameters FastAPI could parse (the core reads the request itself). The routes still sit inside every middleware
+(headers, body limit, metrics, masked errors) and the app's exception handlers; they are left out of the OpenAPI
+document, as discovery (``/.well-known/openid-configuration``) is where OpenID Connect clients learn them.
+
+Each reads the request once on the event loop (:func:`nodes.oidc.adapter.oauth_request`). Token, revocation and
+introspection then make one hop to a worker thread where the synchronous core runs, all its store calls sharing one
+database session. UserInfo, which writes nothing and reads one row, reads that row ahead (coalesced with the
+UserInfo reads waiting at the same time) and answers on the event loop. Token, introspection and UserInfo answers
+carry ``Cache-Control: no-store`` (SECURITY O22).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import weakref
 from collections.abc import Callable
 
+from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from federation.oidc.discovery import provider_metadata
+from federation.oidc.endpoints import bearer_token
 from federation.oidc.http import HttpRequest, HttpResponse
+from federation.oidc.models import secret_hash
 from federation.oidc.provider import Provider
 from nodes.oidc.adapter import oauth_request, to_response
 from nodes.oidc.node_provider import one_session, provider_of
+from nodes.oidc.store import SqlProviderStore
+from nodes.oidc.token_reads import CoalescedReads
+from nodes.storage.direct import DirectRow
 from nodes.web.sessions import node_of
 from nodes.web.threads import run_limited
 
@@ -32,29 +50,69 @@ def openid_configuration(request: Request) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.post("/token")
 async def token(request: Request) -> Response:
     return await _serve(request, Provider.token)
 
 
-@router.post("/revoke")
 async def revoke(request: Request) -> Response:
     return await _serve(request, Provider.revoke)
 
 
-@router.post("/introspect")
 async def introspect(request: Request) -> Response:
     return await _serve(request, Provider.introspect)
 
 
-@router.get("/userinfo")
-async def userinfo_get(request: Request) -> Response:
-    return await _serve(request, Provider.userinfo, read_only=True)
+async def userinfo(request: Request) -> Response:
+    """Read the token ahead, then answer on the event loop from what was read, with no other read.
+
+    The read (one statement: :mod:`nodes.oidc.userinfo_read`) runs in a worker thread, together with those of the
+    UserInfo requests waiting at the same time (:mod:`nodes.oidc.token_reads`); a request that presents no bearer
+    token reads nothing, and the core answers it.
+    """
+    oauth = await oauth_request(request)
+    provider = provider_of(request)
+    store = provider.store
+    assert isinstance(store, SqlProviderStore)  # what build_provider gives every node
+    try:
+        token_hash = secret_hash(bearer_token(oauth))
+    except OAuth2Error:
+        read_ahead: dict[str, DirectRow | None] = {}
+    else:
+        read_ahead = {token_hash: await _userinfo_reads(request, store).read(token_hash)}
+    with store.one_session(read_ahead):
+        return to_response(provider.userinfo(oauth))
 
 
-@router.post("/userinfo")
-async def userinfo_post(request: Request) -> Response:
-    return await _serve(request, Provider.userinfo, read_only=True)
+def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads[DirectRow | None]:
+    """The node's coalesced UserInfo reads in the running event loop (their futures belong to it), made on first
+    use; each read takes one of the OIDC threads."""
+    loop = asyncio.get_running_loop()
+    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoalescedReads[DirectRow | None]] = (
+        request.app.state.userinfo_reads)
+    reads = by_loop.get(loop)
+    if reads is None:
+        threads = OIDC_THREADS.get(store.engine.dialect.name, 3)
+        reads = by_loop[loop] = CoalescedReads(store.read_access_tokens,
+                                               functools.partial(run_limited, "oidc", threads))
+    return reads
+
+
+class HotRoute(Route):
+    """A Starlette route that names itself in the scope, as FastAPI's routes do, for the metrics and the request
+    log (:mod:`nodes.web.edge`), which count answers under the route's template."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
+
+
+#: Installed ahead of the FastAPI routers by :func:`nodes.app.create_app`.
+HOT_ROUTES = (
+    HotRoute("/token", token, methods=["POST"]),
+    HotRoute("/revoke", revoke, methods=["POST"]),
+    HotRoute("/introspect", introspect, methods=["POST"]),
+    HotRoute("/userinfo", userinfo, methods=["GET", "POST"]),
+)
 
 
 Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
@@ -68,21 +126,15 @@ Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 OIDC_THREADS = {"sqlite": 2, "postgresql": 3}
 
 
-async def _serve(request: Request, endpoint: Endpoint, read_only: bool = False) -> Response:
+async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
 
-    The store reads on its direct pool (:mod:`nodes.storage.direct`). ``read_only`` endpoints (UserInfo writes
-    nothing, and reads once: :mod:`nodes.oidc.userinfo_read`) run on the event loop itself on SQLite: the read of
-    a local file takes some 30 µs, less than the hop to a worker thread and back, which had become the largest
-    part of a UserInfo answer. A PostgreSQL read waits on the network, and a write may wait on SQLite's lock, so
-    there the hop stays.
+    The store reads on its direct pool (:mod:`nodes.storage.direct`) and may write (a rotation, a revocation, a
+    client's failed authentication), which on SQLite may wait on the write lock.
     """
     oauth = await oauth_request(request)
     answer = functools.partial(_answer, request, endpoint, oauth)
-    database = node_of(request).engine.dialect.name
-    if read_only and database == "sqlite":
-        return answer()
-    return await run_limited("oidc", OIDC_THREADS.get(database, 3), answer)
+    return await run_limited("oidc", OIDC_THREADS.get(node_of(request).engine.dialect.name, 3), answer)
 
 
 def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:

@@ -12,12 +12,14 @@ order is set here, as the one-statement reads order it: affiliations by id, cred
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, literal, select
+from sqlalchemy import JSON, Select, String, any_, bindparam, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from nodes.issuance import OPEN_BADGE
 from nodes.storage.credential_tables import IssuedCredential
@@ -30,9 +32,11 @@ AFFILIATION_FIELDS = ("id", "kind", "programme", "degree", "class_year", "groups
                       "start_date", "end_date")
 
 
-def userinfo_reads(with_grant: Select[Any], member_id: Any, documents: bool = True) -> dict[str, DirectStatement]:
-    """``with_grant`` (a token with its client, consent and member) plus ``affiliations_json`` and, with
-    ``documents``, ``documents_json`` for the token's member (``member_id``, its column), one statement per dialect.
+def userinfo_reads(with_grant: Select[Any], member_id: Any, where: Callable[[str], Any],
+                   documents: bool = True) -> dict[str, DirectStatement]:
+    """``with_grant`` (tokens with their client, consent and member) plus ``affiliations_json`` and, with
+    ``documents``, ``documents_json`` for each token's member (``member_id``, its column), filtered by
+    ``where(dialect)``; one statement per dialect.
 
     A refresh grant reads the affiliations too (the new ID token may carry them), not the credentials."""
     def extras(dialect: str) -> list[Any]:
@@ -41,7 +45,18 @@ def userinfo_reads(with_grant: Select[Any], member_id: Any, documents: bool = Tr
             columns.append(_documents(dialect, member_id).label("documents_json"))
         return columns
 
-    return {dialect: DirectStatement(with_grant.add_columns(*extras(dialect))) for dialect in ("postgresql", "sqlite")}
+    return {dialect: DirectStatement(with_grant.add_columns(*extras(dialect)).where(where(dialect)))
+            for dialect in ("postgresql", "sqlite")}
+
+
+def one_of(dialect: str, column: Any, name: str) -> Any:
+    """``column`` equals one of the values of the list parameter ``name``, which binds as one value whatever its
+    length (so the statement compiles once): an array on PostgreSQL, a JSON array read by ``json_each`` on
+    SQLite. Both look each value up in the column's index."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(String)))
+    values = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+    return column.in_(select(values.c.value))
 
 
 def _affiliations(dialect: str, member_id: Any) -> Any:

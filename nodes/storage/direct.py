@@ -166,7 +166,7 @@ class DirectConnection:
 
     def __init__(self, engine: Engine) -> None:
         self._engine, self._dialect = engine, engine.dialect
-        self._raw, self._fresh = engine.raw_connection(), False
+        self._raw, self._fresh = _checkout(engine), False
 
     def rows(self, statement: DirectStatement, params: Mapping[str, Any]) -> list[DirectRow]:
         try:
@@ -176,7 +176,7 @@ class DirectConnection:
                 raise
             self._raw.invalidate(exc.orig)
             self._raw.close()
-            self._raw, self._fresh = self._engine.raw_connection(), True
+            self._raw, self._fresh = _checkout(self._engine), True
             return statement.rows(self._raw.driver_connection, self._dialect, params)
 
     def first(self, statement: DirectStatement, params: Mapping[str, Any]) -> DirectRow | None:
@@ -193,3 +193,14 @@ class DirectConnection:
     def close(self) -> None:
         """Back to the pool (or closed, when invalidated)."""
         self._raw.close()
+
+
+def _checkout(engine: Engine) -> Any:
+    """A pooled DBAPI connection. A failure to connect surfaces as SQLAlchemy's exception type, as through
+    ``engine.connect()`` (``raw_connection`` lets the driver's own through), so the node answers 503 for it."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        return engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect,
+                                  ismulti=False) from exc

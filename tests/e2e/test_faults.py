@@ -16,6 +16,7 @@ from nodes.storage.db import make_engine
 from tests.conftest import database_kind, free_port
 from tests.e2e import faults
 from tests.e2e.faults import HTML, JSON, app_engine, integrity, session_count, write_attempt
+from tests.nodes import oidc_flow as flow
 
 sqlite_only = pytest.mark.skipif(database_kind() != "sqlite", reason="SQLite fault")
 postgres_only = pytest.mark.skipif(database_kind() != "postgres", reason="PostgreSQL fault")
@@ -49,6 +50,19 @@ def wait_until_ready(live, seconds: float = 15) -> None:
         time.sleep(0.2)
 
 
+def access_token(live) -> str:
+    """An access token of a member at a platform, for UserInfo requests during a fault."""
+    member = flow.member_with_password(live)
+    return flow.tokens_for(live, flow.browser(live, member.email), flow.register(live), "openid profile",
+                           ["given_name"])["access_token"]
+
+
+def assert_userinfo_unavailable(live, token: str) -> None:
+    """UserInfo (read ahead, coalesced, on a pool of its own: nodes/oidc/token_reads.py) fails as writes do."""
+    with live.client(headers=JSON) as client:
+        assert_unavailable(client.get("/userinfo", headers={"Authorization": f"Bearer {token}"}))
+
+
 def assert_recovered(live, engine, stored_before: int) -> None:
     """No restart: the same node becomes ready again and stores the next write."""
     wait_until_ready(live)
@@ -61,6 +75,7 @@ def assert_recovered(live, engine, stored_before: int) -> None:
 def test_x5_sqlite_locked_by_another_process_answers_503_then_recovers(live_node):
     live = live_node(database_timeout_seconds=0.5)
     engine = live.node.engine
+    token = access_token(live)
     stored = session_count(engine)
     with faults.sqlite_locked_by_another_process(faults.sqlite_path(engine)):
         started = time.monotonic()
@@ -69,6 +84,7 @@ def test_x5_sqlite_locked_by_another_process_answers_503_then_recovers(live_node
         assert_unavailable_page(write_attempt(live, HTML))
         assert probes(live) == (200, 503)
         assert session_count(engine) == stored, "readers still work under the lock; nothing was stored"
+        assert flow.userinfo(live, token).json()["given_name"], "UserInfo only reads: it still answers"
     assert_recovered(live, engine, stored)
     assert integrity(engine) == "ok"
 
@@ -152,14 +168,17 @@ def test_x5_postgres_unreachable_answers_503_then_recovers(make_node, postgres):
     live = serve(node)
     direct = make_engine(url)
     try:
+        token = access_token(live)
         stored = session_count(direct)
         proxy.close()  # the port is closed and every open connection is cut, as when the server stops
         assert_unavailable(write_attempt(live))
         assert_unavailable_page(write_attempt(live, HTML))
+        assert_userinfo_unavailable(live, token)
         assert probes(live) == (200, 503)
         assert session_count(direct) == stored
         proxy.open()  # the server is back on the same port
         assert_recovered(live, direct, stored)
+        assert flow.userinfo(live, token).status_code == 200
     finally:
         live.stop()
         proxy.close()
@@ -170,10 +189,13 @@ def test_x5_postgres_unreachable_answers_503_then_recovers(make_node, postgres):
 def test_x5_postgres_refusing_connections_answers_503_then_recovers(live_node, postgres):
     live = live_node()
     engine = live.node.engine
+    token = access_token(live)
     stored = session_count(engine)
     database = engine.url.database
     assert database
     with faults.postgres_refusing_connections(postgres.admin, database):
         assert_unavailable(write_attempt(live))
+        assert_userinfo_unavailable(live, token)
         assert probes(live) == (200, 503)
     assert_recovered(live, engine, stored)
+    assert flow.userinfo(live, token).status_code == 200

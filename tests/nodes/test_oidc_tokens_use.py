@@ -240,3 +240,71 @@ def test_userinfo_read_in_one_statement_gives_the_affiliations_and_credentials_i
     assert answer["affiliations"][0]["groups"] == SCHOOL_AFFILIATION["groups"]
     assert answer["affiliations"][1]["start_date"] == "2019-09-01"
     assert answer["affiliation_credentials"] == newest_first
+
+
+def test_userinfo_requests_sent_together_each_get_their_own_members_answer(live_node):
+    """UserInfo requests that wait at the same time share one read (nodes/oidc/token_reads.py): each still gets the
+    answer for its own token, and a revoked or unknown token among them is refused alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
+
+    live = live_node()
+    platform = flow.register(live)
+    tokens: dict[str, str] = {}
+    for name in ("Ada", "Bea", "Cyd", "Dee", "Eve"):
+        member = seed_member(live.node.engine, email=f"{name.lower()}@ecole.example", given_name=name,
+                             password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+        tokens[name] = flow.tokens_for(live, flow.browser(live, member.email), platform, "openid profile",
+                                       ["given_name"])["access_token"]
+    with live.client() as http:
+        assert http.post("/revoke", data={"token": tokens["Eve"]},
+                         auth=(platform.client_id, platform.secret)).status_code == 200
+    tokens["nobody"] = "not-a-token-this-node-issued"
+    asked = [name for _ in range(8) for name in tokens]
+
+    def ask(name: str) -> tuple[str, int, str | None]:
+        answer = flow.userinfo(live, tokens[name])
+        return name, answer.status_code, answer.json().get("given_name") if answer.status_code == 200 else None
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(ask, asked))
+    for name, status, given_name in answers:
+        if name in ("Eve", "nobody"):
+            assert status == 401, name
+        else:
+            assert (status, given_name) == (200, name)
+
+
+def test_access_tokens_are_read_many_at_once_with_none_for_a_hash_that_matches_none(setup):
+    from federation.oidc.models import secret_hash
+    from nodes.oidc.store import SqlProviderStore
+
+    live, member, browser = setup
+    platform = flow.register(live)
+    first, second = (flow.tokens_for(live, browser, platform)["access_token"] for _ in range(2))
+    wanted = [secret_hash(first), secret_hash("unknown"), secret_hash(second)]
+    found = SqlProviderStore(flow.node_context(live)).read_access_tokens(wanted)
+    assert list(found) == wanted and found[secret_hash("unknown")] is None
+    for token in (first, second):
+        row = found[secret_hash(token)]
+        assert row is not None and row.member_id == member.id and row.c__client_id == platform.client_id
+
+
+def test_a_store_scope_that_read_ahead_never_reaches_the_database(setup):
+    """UserInfo answers on the event loop from what it read ahead: a store call that would need the database there
+    is a programming error, and fails loudly instead of blocking the loop."""
+    from federation.oidc.models import secret_hash
+    from nodes.oidc.store import SqlProviderStore
+
+    live, _, browser = setup
+    platform = flow.register(live)
+    token = flow.tokens_for(live, browser, platform)["access_token"]
+    store = SqlProviderStore(flow.node_context(live))
+    with store.one_session(store.read_access_tokens([secret_hash(token)])):
+        record = store.find_token(secret_hash(token), "access_token")
+        assert record is not None and store.get_client(platform.client_id) is not None, "read with the token"
+        with pytest.raises(RuntimeError, match="read ahead"):
+            store.find_token(secret_hash("another"), "access_token")
+        with pytest.raises(RuntimeError, match="read ahead"):
+            store.get_client("another-client")
