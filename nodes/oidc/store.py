@@ -376,10 +376,11 @@ class SqlProviderStore:
             params.update({name: getattr(record, name) for name in _TOKEN_FIELDS})
             with self._direct() as connection:
                 return connection.execute(_ROTATE_AND_INSERT, params) == 1
-        with self._writing() as db:
-            if _execute(db, _ROTATE, params) != 1:
+        # SQLite: the two statements in one transaction on the request's direct connection (no session to open).
+        with self._write_lock, self._direct() as connection, connection.transaction():
+            if connection.execute(_ROTATE, params) != 1:
                 return False
-            _insert_token(db, record)
+            connection.execute(_INSERT_TOKEN, {name: getattr(record, name) for name in _TOKEN_FIELDS})
             return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
@@ -411,17 +412,21 @@ class SqlProviderStore:
         if row is None:
             return None
         token = _record(row)
-        scope.affiliations_json.setdefault(token.member_id, row.affiliations_json)
-        if kind == "access_token":
-            scope.documents_json.setdefault(token.member_id, row.documents_json)
-        parts = {prefix: _Columns(row, prefix) for prefix in _JOINED}
-        client = parts["c"]
-        scope.clients.setdefault(token.client_id, to_client(client) if client.disabled_at is None else None)
-        consent = parts["k"]
-        scope.consents.setdefault((token.member_id, token.client_id), None if consent.id is None else Consent(
-            token.member_id, token.client_id, frozenset(consent.decided), frozenset(consent.granted),
-            aware(consent.granted_at)))
-        scope.member_rows.setdefault(token.member_id, parts["m"])
+        member_id, client_id = token.member_id, token.client_id
+        # What the scope already holds (the client, read with its lockout by a token request) is not built again.
+        if member_id not in scope.affiliations_json:
+            scope.affiliations_json[member_id] = row.affiliations_json
+        if kind == "access_token" and member_id not in scope.documents_json:
+            scope.documents_json[member_id] = row.documents_json
+        if client_id not in scope.clients:
+            client = _Columns(row, "c")
+            scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
+        if (member_id, client_id) not in scope.consents:
+            consent = _Columns(row, "k")
+            scope.consents[(member_id, client_id)] = None if consent.id is None else Consent(
+                member_id, client_id, frozenset(consent.decided), frozenset(consent.granted), aware(consent.granted_at))
+        if member_id not in scope.member_rows:
+            scope.member_rows[member_id] = _Columns(row, "m")
         return token
 
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
@@ -516,7 +521,8 @@ class SqlProviderStore:
         scope = _scope.get()
         if scope is not None:  # read the client too, for the authentication that follows
             row = scope.connection.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
-            scope.clients.setdefault(client_id, to_client(row) if row is not None and row.disabled_at is None else None)
+            if client_id not in scope.clients:
+                scope.clients[client_id] = to_client(row) if row is not None and row.disabled_at is None else None
             until = row.locked_until if row is not None else None
         else:
             row = self._first(_LOCKED_UNTIL, {"key": key})

@@ -91,7 +91,7 @@ def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads
         request.app.state.userinfo_reads)
     reads = by_loop.get(loop)
     if reads is None:
-        threads = OIDC_THREADS.get(store.engine.dialect.name, 3)
+        threads = OIDC_THREADS.get(store.engine.dialect.name, 4)
         reads = by_loop[loop] = CoalescedReads(store.read_access_tokens,
                                                functools.partial(run_limited, "oidc", threads))
     return reads
@@ -121,9 +121,10 @@ Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 #: Threads per worker that run the provider core at once (:mod:`nodes.web.threads`), by database. On SQLite the
 #: core waits on nothing but the GIL and the write lock: two threads keep the event loop fed, and more only
 #: contend (refresh grants' p99 64 ms with two, 74-124 ms with four, at the same rate). On PostgreSQL a thread
-#: spends much of a request waiting on the network, and three overlap those waits: refresh grants 1,051/s
-#: (p99 83 ms) with two, 1,261/s (p99 74 ms) with three, 1,362/s (p99 118 ms) with four, 1,100/s with six.
-OIDC_THREADS = {"sqlite": 2, "postgresql": 3}
+#: spends much of a request waiting on the network, and a few overlap those waits: refresh grants on one core,
+#: 64 clients, 920/s with two threads, 1,016/s with three, 1,073/s (p99 85 ms) with four, 1,061/s (p99 103 ms)
+#: with six, 1,003/s with eight.
+OIDC_THREADS = {"sqlite": 2, "postgresql": 4}
 
 
 async def _serve(request: Request, endpoint: Endpoint) -> Response:
@@ -134,7 +135,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """
     oauth = await oauth_request(request)
     answer = functools.partial(_answer, request, endpoint, oauth)
-    return await run_limited("oidc", OIDC_THREADS.get(node_of(request).engine.dialect.name, 3), answer)
+    return await run_limited("oidc", OIDC_THREADS.get(node_of(request).engine.dialect.name, 4), answer)
 
 
 def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:

@@ -144,7 +144,7 @@ class DirectReads:
         options: dict[str, Any] = {"pool_pre_ping": False}
         if url.startswith("postgresql"):
             # A second pool of server connections per worker: kept small (the reads are short and the OIDC routes
-            # run on three threads) so that two pools and several workers stay within the server's max_connections.
+            # run on four threads) so that two pools and several workers stay within the server's max_connections.
             options.update(isolation_level="AUTOCOMMIT", pool_size=DIRECT_POOL_SIZE, max_overflow=DIRECT_POOL_SIZE)
         self.engine = make_engine(url, timeout=timeout, **options)
 
@@ -189,6 +189,20 @@ class DirectConnection:
         Not replayed on a disconnect: the statement may have run. The hot paths read before they write on the
         same connection, so a connection that died while pooled was already replaced by then."""
         return statement.execute(self._raw.driver_connection, self._dialect, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The statements run inside, committed together at the end, or rolled back on any exception.
+
+        For SQLite, whose driver opens a transaction before the first write; the PostgreSQL pool is in autocommit
+        (its hot write is one statement)."""
+        driver = self._raw.driver_connection
+        try:
+            yield
+        except BaseException:
+            driver.rollback()
+            raise
+        driver.commit()
 
     def close(self) -> None:
         """Back to the pool (or closed, when invalidated)."""

@@ -102,3 +102,33 @@ def test_a_pooled_connection_killed_by_the_server_is_replaced_without_failing_th
         row = connection.first(_MEMBER, {"member_id": member.id})
     assert row is not None and row.email == member.email
     reads.dispose()
+
+
+def test_a_direct_transaction_commits_its_statements_together_or_none_of_them(make_node):
+    """SQLite's refresh rotation (an UPDATE and an INSERT) runs in DirectConnection.transaction: an error between
+    the two leaves neither."""
+    node = make_node()
+    if node.engine.dialect.name != "sqlite":
+        pytest.skip("the PostgreSQL direct pool is in autocommit: its hot write is one statement")
+    ctx = context(node)
+    member = seed_member(node.engine, password="a long enough password")
+    row, _ = register_client(ctx, ClientRegistration(name="Hub", redirect_uris=["https://hub.example/cb"]), "test")
+    now = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
+
+    def token(access_hash: str) -> dict:
+        return {"family": "f" * 32, "client_id": row.client_id, "member_id": member.id, "access_hash": access_hash,
+                "refresh_hash": None, "scope": "openid", "claims": {}, "auth_time": now, "issued_at": now,
+                "access_expires_at": now + timedelta(minutes=5), "refresh_expires_at": None, "code_id": None}
+
+    statement = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in token("x")}))
+    with ctx.direct_reads.connection() as connection:  # one connection: the failed write must not ride along
+        with pytest.raises(RuntimeError), connection.transaction():
+            connection.execute(statement, token("b" * 64))
+            raise RuntimeError("the second statement failed")
+        with connection.transaction():
+            connection.execute(statement, token("c" * 64))
+            connection.execute(statement, token("d" * 64))
+    with node.engine.connect() as connection:
+        stored = set(connection.execute(select(_TOKENS.c.access_hash)).scalars())
+    assert stored == {"c" * 64, "d" * 64}
+    ctx.direct_reads.dispose()
