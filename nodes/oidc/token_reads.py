@@ -6,8 +6,10 @@ answer: a hop to a worker thread and back (a PostgreSQL read waits on the networ
 the write lock), a pooled connection, a cursor, a statement. :class:`CoalescedReads` takes the reads asked for
 while one is in flight and runs them as the next one: one hop and one statement (``access_hash = ANY(:hashes)``,
 or ``IN json_each(:hashes)`` on SQLite) for all of them. A lone request is read at once; under load the batches
-grow with the load, which is when their cost matters. On one core with 64 clients, UserInfo went from about
-1,800 to 3,000-3,700 answers/s on PostgreSQL and from about 2,700 to 3,300-4,000 on SQLite (bench/oidc.py).
+grow with the load, which is when their cost matters. On one core with 64 clients (bench/oidc.py, the collector
+settled as in :mod:`nodes.gc_tuning`): on PostgreSQL 1,456 answers/s with one read per request in a thread,
+3,061-3,728/s coalesced; on SQLite 2,570-2,846/s with one read per request on the event loop, 3,329-3,976/s
+coalesced.
 
 Nothing is cached. Every answer comes from a read that started after its request arrived, so a token revoked
 (by the member, by its client, by a reused refresh token) is refused from the next request on, as it is without
