@@ -206,8 +206,13 @@ def _execute(db: Session, statement: DirectStatement, params: dict[str, Any]) ->
     return statement.execute(connection.connection.driver_connection, connection.dialect, params)
 
 
+def _token_values(token: TokenRecord) -> dict[str, Any]:
+    """The parameters of :data:`_INSERT_TOKEN` (and of the PostgreSQL rotation, which inserts too)."""
+    return {name: getattr(token, name) for name in _TOKEN_FIELDS}
+
+
 def _insert_token(db: Session, token: TokenRecord) -> None:
-    _execute(db, _INSERT_TOKEN, {name: getattr(token, name) for name in _TOKEN_FIELDS})
+    _execute(db, _INSERT_TOKEN, _token_values(token))
 
 
 def member_claims_of(member: Any, affiliations: list[Any], organisation: str) -> MemberClaims:
@@ -373,14 +378,14 @@ class SqlProviderStore:
     def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
         params = {"token_id": token_id, "now": now}
         if self.engine.dialect.name == "postgresql":  # one atomic statement, in autocommit: one round trip
-            params.update({name: getattr(record, name) for name in _TOKEN_FIELDS})
+            params.update(_token_values(record))
             with self._direct() as connection:
                 return connection.execute(_ROTATE_AND_INSERT, params) == 1
         # SQLite: the two statements in one transaction on the request's direct connection (no session to open).
         with self._write_lock, self._direct() as connection, connection.transaction():
             if connection.execute(_ROTATE, params) != 1:
                 return False
-            connection.execute(_INSERT_TOKEN, {name: getattr(record, name) for name in _TOKEN_FIELDS})
+            connection.execute(_INSERT_TOKEN, _token_values(record))
             return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:

@@ -91,9 +91,8 @@ def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads
         request.app.state.userinfo_reads)
     reads = by_loop.get(loop)
     if reads is None:
-        threads = OIDC_THREADS.get(store.engine.dialect.name, 4)
-        reads = by_loop[loop] = CoalescedReads(store.read_access_tokens,
-                                               functools.partial(run_limited, "oidc", threads))
+        reads = by_loop[loop] = CoalescedReads(
+            store.read_access_tokens, functools.partial(run_limited, "oidc", _oidc_threads(store.engine.dialect.name)))
     return reads
 
 
@@ -127,6 +126,11 @@ Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 OIDC_THREADS = {"sqlite": 2, "postgresql": 4}
 
 
+def _oidc_threads(database: str) -> int:
+    """The OIDC thread budget for the node's database (a server database waits on the network, as PostgreSQL)."""
+    return OIDC_THREADS.get(database, OIDC_THREADS["postgresql"])
+
+
 async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
 
@@ -135,7 +139,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
     """
     oauth = await oauth_request(request)
     answer = functools.partial(_answer, request, endpoint, oauth)
-    return await run_limited("oidc", OIDC_THREADS.get(node_of(request).engine.dialect.name, 4), answer)
+    return await run_limited("oidc", _oidc_threads(node_of(request).engine.dialect.name), answer)
 
 
 def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:
