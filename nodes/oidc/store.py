@@ -51,7 +51,7 @@ CLIENT_AUTH_THRESHOLD = 10
 class _RequestScope:
     """What the store calls of one request share: the connection their hot reads go through (from
     :class:`~nodes.storage.direct.DirectReads`, outside any transaction), the session their other statements go
-    through (opened on first use; UserInfo and a refresh grant on PostgreSQL never open one), and what was already
+    through (opened on first use; UserInfo and a successful refresh grant never open one), and what was already
     read. Each write commits before the call returns, so a read that follows sees it on either connection.
     """
 

@@ -115,8 +115,7 @@ class DirectStatement:
             cursor.execute(compiled.sql, arguments)
             return compiled, cursor.fetchall() if fetch else [], cursor.rowcount
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(compiled.sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                      dialect=dialect, ismulti=False) from exc
+            raise _sqlalchemy_error(exc, dialect, compiled.sql) from exc
         finally:
             cursor.close()
 
@@ -212,9 +211,13 @@ class DirectConnection:
 def _checkout(engine: Engine) -> Any:
     """A pooled DBAPI connection. A failure to connect surfaces as SQLAlchemy's exception type, as through
     ``engine.connect()`` (``raw_connection`` lets the driver's own through), so the node answers 503 for it."""
-    dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         return engine.raw_connection()
-    except dbapi_error as exc:
-        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect,
-                                  ismulti=False) from exc
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise _sqlalchemy_error(exc, engine.dialect) from exc
+
+
+def _sqlalchemy_error(exc: Exception, dialect: Dialect, sql: str | None = None) -> DBAPIError:
+    """The driver's error as SQLAlchemy would raise it (``OperationalError``...), parameters hidden."""
+    return DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect,
+                               ismulti=False)

@@ -42,6 +42,16 @@ async def first_read_in_flight(store: Store, reads: CoalescedReads[str | None], 
     return task
 
 
+async def asked_while_another_read_is_in_flight(store: Store, keys: list[str]) -> list[str | None]:
+    """The answers to reads of ``keys`` asked while a first read, of another key, is in flight."""
+    reads = reads_of(store)
+    first = await first_read_in_flight(store, reads, "warm")
+    waiting = [asyncio.ensure_future(reads.read(key)) for key in keys]
+    store.hold.set()
+    await first
+    return list(await asyncio.gather(*waiting))
+
+
 def test_reads_asked_while_one_is_in_flight_go_together_and_each_gets_its_own_answer():
     store = Store()
     store.values = {f"k{i}": f"v{i}" for i in range(6)}
@@ -63,15 +73,7 @@ def test_a_key_that_matches_nothing_answers_none_to_its_request_only():
     store = Store()
     store.values = {"known": "value"}
 
-    async def scenario() -> list[str | None]:
-        reads = reads_of(store)
-        first = await first_read_in_flight(store, reads, "warm")
-        waiting = [asyncio.ensure_future(reads.read(key)) for key in ("known", "unknown")]
-        store.hold.set()
-        await first
-        return list(await asyncio.gather(*waiting))
-
-    assert asyncio.run(scenario()) == ["value", None]
+    assert asyncio.run(asked_while_another_read_is_in_flight(store, ["known", "unknown"])) == ["value", None]
 
 
 def test_a_failed_read_fails_every_request_that_waited_for_it_and_the_next_read_still_runs():
@@ -150,13 +152,6 @@ def test_one_read_takes_at_most_its_share_of_keys():
     store = Store()
     store.values = {f"k{i}": str(i) for i in range(many)}
 
-    async def scenario() -> list[str | None]:
-        reads = reads_of(store)
-        first = await first_read_in_flight(store, reads, "warm")
-        waiting = [asyncio.ensure_future(reads.read(f"k{i}")) for i in range(many)]
-        store.hold.set()
-        await first
-        return list(await asyncio.gather(*waiting))
-
-    assert asyncio.run(scenario()) == [str(i) for i in range(many)]
+    keys = [f"k{i}" for i in range(many)]
+    assert asyncio.run(asked_while_another_read_is_in_flight(store, keys)) == [str(i) for i in range(many)]
     assert [len(call) for call in store.calls] == [1, MOST_PER_READ, many - MOST_PER_READ]
