@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session
 
 from nodes.clock import Clock
+from nodes.storage.direct import DirectConnection, DirectStatement
 from nodes.storage.models import AuditEvent
+
+_FIELDS = ("at", "actor", "action", "target", "ip", "detail")
+_INSERT = DirectStatement(insert(AuditEvent.__table__).values(  # type: ignore[attr-defined]
+    {name: bindparam(name) for name in _FIELDS}))
 
 
 def record(
@@ -32,3 +38,18 @@ def record(
     event = AuditEvent(at=clock(), actor=actor, action=action, target=target, ip=ip, detail=detail)
     session.add(event)
     return event
+
+
+def record_direct(
+    connection: DirectConnection,
+    clock: Clock,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    ip: str | None = None,
+    **detail: Any,
+) -> None:
+    """:func:`record` for a transaction on a direct connection (:mod:`nodes.storage.direct`): the hot paths of
+    sign-in and consent write without an ORM session."""
+    connection.execute(_INSERT, {"at": clock(), "actor": actor, "action": action, "target": target, "ip": ip,
+                                 "detail": detail})

@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import bindparam, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, select
 
 from nodes.clock import aware
 from nodes.context import NodeContext
+from nodes.storage.direct import DirectConnection, DirectStatement
 from nodes.storage.models import LoginThrottle
 
 ACCOUNT_THRESHOLD = 5
@@ -31,6 +32,13 @@ ADDRESS_THRESHOLD = 20
 FIRST_LOCK = timedelta(minutes=1)
 LONGEST_LOCK = timedelta(hours=1)
 FORGET_AFTER = timedelta(hours=24)
+
+_TABLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+# Every sign-in reads its (at most two) counters and a successful one clears the account's: on the direct pool
+# (nodes/storage/direct.py), as the rest of a sign-in's reads and writes.
+_LOCKS = DirectStatement(select(_TABLE.c.locked_until).where(
+    _TABLE.c.key.in_([bindparam("first"), bindparam("second")])))
+_CLEAR = DirectStatement(delete(_TABLE).where(_TABLE.c.key == bindparam("key")))
 
 
 def account_key(email_key: str) -> str:
@@ -50,10 +58,13 @@ def lock_duration(failures: int, threshold: int) -> timedelta | None:
 
 
 def retry_after(node: NodeContext, keys: Sequence[str]) -> int | None:
-    """Whole seconds until every lock among ``keys`` has passed, or ``None`` when none is locked."""
+    """Whole seconds until every lock among ``keys`` (one or two: an account and an address) has passed, or
+    ``None`` when none is locked."""
+    if not 1 <= len(keys) <= 2:
+        raise ValueError("retry_after reads one or two keys")
     now = node.clock()
-    with Session(node.engine) as db:
-        rows = db.exec(select(LoginThrottle).where(col(LoginThrottle.key).in_(list(keys)))).all()
+    with node.direct_reads.connection() as connection:
+        rows = connection.rows(_LOCKS, {"first": keys[0], "second": keys[-1]})
     waits = [aware(r.locked_until) - now for r in rows if r.locked_until and aware(r.locked_until) > now]
     return max(1, math.ceil(max(waits).total_seconds())) if waits else None
 
@@ -64,9 +75,9 @@ def register_failure(db: Session, now: datetime, limits: Sequence[tuple[str, int
     return max(waits) if waits else None
 
 
-def clear(db: Session, key: str) -> None:
-    """Forget the failures of ``key`` (after a successful sign-in)."""
-    db.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+def clear(connection: DirectConnection, key: str) -> None:
+    """Forget the failures of ``key`` (after a successful sign-in), in the transaction on ``connection``."""
+    connection.execute(_CLEAR, {"key": key})
 
 
 def _count(db: Session, now: datetime, key: str, threshold: int) -> int | None:

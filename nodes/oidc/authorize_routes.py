@@ -98,8 +98,10 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
         return RedirectResponse(f"/signin?next={target}", status_code=303, headers=NO_STORE)
     assert member is not None and member.id is not None and auth_time is not None
     if step == "consent":
-        parked = parked or interactions.create(node, list(oauth.params))
-        parked = interactions.attach_member(node, parked, member.id)
+        if parked is None:
+            parked = interactions.create(node, list(oauth.params), member.id)
+        else:
+            parked = interactions.attach_member(node, parked, member.id)
         return _consent_page(request, authorization, parked)
     consent = provider.store.get_consent(member.id, authorization.client.client_id)
     assert consent is not None

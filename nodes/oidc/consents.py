@@ -12,19 +12,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert, null, update
 from sqlmodel import Session, col, select
 
 from federation.oidc.consent import chosen, consent_receipt
 from federation.oidc.models import Client
 from federation.oidc.provider import Provider
 from federation.oidc.scopes import RequestedItem
-from nodes.audit import record
+from nodes.audit import record, record_direct
 from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.oidc.store import SqlProviderStore
 from nodes.storage.db import transaction
+from nodes.storage.direct import DirectStatement
 from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant, OidcToken
+
+# A flow's consent and sign-in records go through the direct pool (nodes/storage/direct.py), like the rest of it.
+_CONSENTS = OidcConsent.__table__  # type: ignore[attr-defined]
+_GRANTS = OidcGrant.__table__  # type: ignore[attr-defined]
+_CONSENT_OF = DirectStatement(select(_CONSENTS).where(
+    _CONSENTS.c.member_id == bindparam("member_id"), _CONSENTS.c.client_id == bindparam("client_id")))
+_CHOICE = ("decided", "granted", "granted_at")
+_INSERT_CONSENT = DirectStatement(insert(_CONSENTS).values(
+    member_id=bindparam("member_id"), client_id=bindparam("client_id"),
+    **{name: bindparam(name) for name in _CHOICE}))
+_UPDATE_CONSENT = DirectStatement(update(_CONSENTS).where(_CONSENTS.c.id == bindparam("consent_id")).values(
+    revoked_at=null(), **{name: bindparam(name) for name in _CHOICE}))
+_GRANT_FIELDS = ("receipt_id", "member_id", "client_id", "kind", "claims", "at", "receipt")
+_INSERT_GRANT = DirectStatement(insert(_GRANTS).values({name: bindparam(name) for name in _GRANT_FIELDS}))
 
 
 def give_consent(
@@ -37,38 +53,39 @@ def give_consent(
     asked = {item.name for item in items}
     granted_now = chosen(items, ticked)
     receipt_id = str(uuid.uuid4())
-    with transaction(node.engine) as db:
-        row = db.exec(select(OidcConsent).where(
-            OidcConsent.member_id == member.id, OidcConsent.client_id == client.client_id
-        )).first()
+    with node.direct_reads.writing() as connection:
+        row = connection.first(_CONSENT_OF, {"member_id": member.id, "client_id": client.client_id})
+        live = row is not None and row.revoked_at is None
+        keep_decided: set[str] = set(row.decided) if row is not None and live else set()
+        keep_granted: set[str] = set(row.granted) - asked if row is not None and live else set()
+        granted = sorted(keep_granted | granted_now)
+        choice = {"decided": sorted(keep_decided | asked), "granted": granted, "granted_at": now}
         if row is None:
-            row = OidcConsent(member_id=member.id, client_id=client.client_id, granted_at=now)
-        keep_decided = set(row.decided) if row.revoked_at is None else set()
-        keep_granted = set(row.granted) - asked if row.revoked_at is None else set()
-        row.decided = sorted(keep_decided | asked)
-        row.granted = sorted(keep_granted | granted_now)
-        row.granted_at, row.revoked_at = now, None
-        db.add(row)
+            connection.execute(_INSERT_CONSENT, {"member_id": member.id, "client_id": client.client_id, **choice})
+        else:
+            connection.execute(_UPDATE_CONSENT, {"consent_id": row.id, **choice})
         receipt = consent_receipt(
             receipt_id=receipt_id, issued_at=now, controller=node.settings.display_name,
             controller_url=node.settings.base_url, platform=client.name, platform_policy=client.policy_uri,
-            subject=provider.subject(client, member.public_id), granted=row.granted,
+            subject=provider.subject(client, member.public_id), granted=granted,
             refused=asked - granted_now,
         )
-        db.add(OidcGrant(receipt_id=receipt_id, member_id=member.id, client_id=client.client_id, kind="consent",
-                         claims=list(row.granted), at=now, receipt=receipt))
-        record(db, node.clock, member.public_id, "oidc.consent.granted", target=f"client:{client.client_id}",
-               ip=ip, granted=sorted(granted_now), refused=sorted(asked - granted_now), receipt=receipt_id)
-    return frozenset(row.granted)
+        connection.execute(_INSERT_GRANT, {
+            "receipt_id": receipt_id, "member_id": member.id, "client_id": client.client_id, "kind": "consent",
+            "claims": granted, "at": now, "receipt": receipt})
+        record_direct(connection, node.clock, member.public_id, "oidc.consent.granted",
+                      target=f"client:{client.client_id}", ip=ip, granted=sorted(granted_now),
+                      refused=sorted(asked - granted_now), receipt=receipt_id)
+    return frozenset(granted)
 
 
 def log_signin(node: NodeContext, member: Member, client: Client, released: dict[str, list[str]]) -> None:
     """One line of "what each platform received and when": a code issued with these claims."""
     assert member.id is not None
     names = sorted(set(released.get("userinfo", [])) | set(released.get("id_token", [])))
-    with transaction(node.engine) as db:
-        db.add(OidcGrant(receipt_id=str(uuid.uuid4()), member_id=member.id, client_id=client.client_id,
-                         kind="signin", claims=names, at=node.clock()))
+    node.direct_reads.write(_INSERT_GRANT, {
+        "receipt_id": str(uuid.uuid4()), "member_id": member.id, "client_id": client.client_id, "kind": "signin",
+        "claims": names, "at": node.clock(), "receipt": {}})
 
 
 def record_denial(node: NodeContext, member: Member, client: Client, ip: str | None) -> None:

@@ -13,15 +13,27 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.db import transaction
+from nodes.storage.direct import DirectStatement
 from nodes.storage.oidc_tables import OidcInteraction
 
 TTL = timedelta(minutes=10)
 MAX_ID = 100
+
+# Each step of a flow touches its interaction once, on the direct pool (nodes/storage/direct.py): a flow is a
+# handful of these small statements, and through ORM sessions they had cost more than the pages around them.
+_TABLE = OidcInteraction.__table__  # type: ignore[attr-defined]
+_PURGE = DirectStatement(delete(_TABLE).where(_TABLE.c.expires_at < bindparam("now")))
+_INSERT = DirectStatement(insert(_TABLE).values(
+    id_hash=bindparam("id_hash"), params=bindparam("params"), member_id=bindparam("member_id"),
+    created_at=bindparam("created_at"), expires_at=bindparam("expires_at")))
+_READ = DirectStatement(select(_TABLE).where(_TABLE.c.id_hash == bindparam("id_hash")))
+_ATTACH = DirectStatement(update(_TABLE).where(_TABLE.c.id_hash == bindparam("id_hash"))
+                          .values(member_id=bindparam("member_id")))
+_FINISH = DirectStatement(delete(_TABLE).where(_TABLE.c.id_hash == bindparam("id_hash")))
 
 
 @dataclass(frozen=True)
@@ -36,22 +48,23 @@ def _hash(interaction_id: str) -> str:
     return hashlib.sha256(interaction_id.encode()).hexdigest()
 
 
-def create(node: NodeContext, params: list[tuple[str, str]]) -> Interaction:
+def create(node: NodeContext, params: list[tuple[str, str]], member_id: int | None = None) -> Interaction:
+    """Park a request (expired ones are purged in the same transaction); bound to ``member_id`` if given."""
     now = node.clock()
     interaction_id = secrets.token_urlsafe(24)
-    with transaction(node.engine) as db:
-        db.exec(delete(OidcInteraction).where(col(OidcInteraction.expires_at) < now))  # type: ignore[call-overload]
-        db.add(OidcInteraction(id_hash=_hash(interaction_id), params=[list(p) for p in params], created_at=now,
-                               expires_at=now + TTL))
-    return Interaction(interaction_id, params, None, now)
+    with node.direct_reads.writing() as connection:
+        connection.execute(_PURGE, {"now": now})
+        connection.execute(_INSERT, {"id_hash": _hash(interaction_id), "params": [list(p) for p in params],
+                                     "member_id": member_id, "created_at": now, "expires_at": now + TTL})
+    return Interaction(interaction_id, params, member_id, now)
 
 
 def load(node: NodeContext, interaction_id: str | None) -> Interaction | None:
     """The live interaction with this id, or ``None`` (unknown, malformed or expired)."""
     if not interaction_id or len(interaction_id) > MAX_ID:
         return None
-    with Session(node.engine) as db:
-        row = db.get(OidcInteraction, _hash(interaction_id))
+    with node.direct_reads.connection() as connection:
+        row = connection.first(_READ, {"id_hash": _hash(interaction_id)})
     if row is None or aware(row.expires_at) <= node.clock():
         return None
     params = [(str(k), str(v)) for k, v in row.params]
@@ -60,18 +73,11 @@ def load(node: NodeContext, interaction_id: str | None) -> Interaction | None:
 
 def attach_member(node: NodeContext, interaction: Interaction, member_id: int) -> Interaction:
     """Bind the interaction to the member who was shown the consent page: only they may answer it."""
-    with transaction(node.engine) as db:
-        row = db.get(OidcInteraction, _hash(interaction.id))
-        if row is not None:
-            row.member_id = member_id
-            db.add(row)
+    if interaction.member_id != member_id:
+        node.direct_reads.write(_ATTACH, {"id_hash": _hash(interaction.id), "member_id": member_id})
     return Interaction(interaction.id, interaction.params, member_id, interaction.created_at)
 
 
 def finish(node: NodeContext, interaction: Interaction) -> bool:
     """Delete the interaction; ``False`` when another request finished it first (a double submit)."""
-    with transaction(node.engine) as db:
-        result = db.exec(  # type: ignore[call-overload]
-            delete(OidcInteraction).where(col(OidcInteraction.id_hash) == _hash(interaction.id))
-        )
-        return bool(result.rowcount == 1)
+    return node.direct_reads.write(_FINISH, {"id_hash": _hash(interaction.id)}) == 1

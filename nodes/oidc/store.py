@@ -19,9 +19,8 @@ answer (ADR 0300).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,19 +112,33 @@ _INSERT_TOKEN = DirectStatement(insert(_TOKENS).values({name: bindparam(name) fo
 _ROTATION = update(_TOKENS).where(
     _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
 ).values(refresh_used_at=bindparam("now"))
-_ROTATE = DirectStatement(_ROTATION)
-# PostgreSQL: the rotation and the new token in one statement. The data-modifying CTE marks the old token used only
-# if nobody did; the new token is inserted only if it did (READ COMMITTED re-checks the condition on the locked
-# row, so of two concurrent rotations one inserts and the other touches nothing). SQLite has no DML in a CTE and
-# runs the two in one transaction instead.
-_ROTATED = _ROTATION.returning(_TOKENS.c.id).cte("rotated")
-_ROTATE_AND_INSERT = DirectStatement(
-    insert(_TOKENS).from_select(
-        list(_TOKEN_FIELDS),
-        select(*[bindparam(name, type_=_TOKENS.c[name].type) for name in _TOKEN_FIELDS])
-        .where(exists(select(_ROTATED.c.id))),
-    ).add_cte(_ROTATED)
-)
+_CODES = OidcCode.__table__  # type: ignore[attr-defined]
+_CODE_FIELDS = ("code_hash", "client_id", "member_id", "redirect_uri", "scope", "nonce", "claims", "code_challenge",
+                "code_challenge_method", "auth_time", "created_at", "expires_at")
+_INSERT_CODE = DirectStatement(insert(_CODES).values({name: bindparam(name) for name in _CODE_FIELDS}))
+_CODE_BY_HASH = DirectStatement(select(_CODES).where(_CODES.c.code_hash == bindparam("hash")))
+_REDEMPTION = update(_CODES).where(_CODES.c.id == bindparam("redeemed_id"), _CODES.c.used_at.is_(None)).values(
+    used_at=bindparam("now"))
+
+
+def _token_if(marking: Any) -> DirectStatement:
+    """PostgreSQL: ``marking`` (an update that marks a refresh token or a code used) and the new token in one
+    statement. The data-modifying CTE marks the row only if nobody did; the token is inserted only if it did (READ
+    COMMITTED re-checks the condition on the locked row, so of two concurrent requests one inserts and the other
+    touches nothing). SQLite has no DML in a CTE and runs the two in one transaction instead."""
+    marked = marking.returning(marking.table.c.id).cte("marked")
+    return DirectStatement(
+        insert(_TOKENS).from_select(
+            list(_TOKEN_FIELDS),
+            select(*[bindparam(name, type_=_TOKENS.c[name].type) for name in _TOKEN_FIELDS])
+            .where(exists(select(marked.c.id))),
+        ).add_cte(marked)
+    )
+
+
+# (the marking alone for SQLite, the statement that also inserts the token for PostgreSQL)
+_ROTATE = (DirectStatement(_ROTATION), _token_if(_ROTATION))
+_REDEEM = (DirectStatement(_REDEMPTION), _token_if(_REDEMPTION))
 _CLIENT = DirectStatement(select(OidcClient.__table__).where(  # type: ignore[attr-defined]
     OidcClient.__table__.c.client_id == bindparam("client_id")  # type: ignore[attr-defined]
 ))
@@ -200,19 +213,9 @@ def _record(row: Any) -> TokenRecord:
     )
 
 
-def _execute(db: Session, statement: DirectStatement, params: dict[str, Any]) -> int:
-    """Run a direct ``insert`` or ``update`` in the session's transaction; the number of rows it touched."""
-    connection = db.connection()
-    return statement.execute(connection.connection.driver_connection, connection.dialect, params)
-
-
 def _token_values(token: TokenRecord) -> dict[str, Any]:
-    """The parameters of :data:`_INSERT_TOKEN` (and of the PostgreSQL rotation, which inserts too)."""
+    """The parameters of :data:`_INSERT_TOKEN` (and of the PostgreSQL statements that mark and insert)."""
     return {name: getattr(token, name) for name in _TOKEN_FIELDS}
-
-
-def _insert_token(db: Session, token: TokenRecord) -> None:
-    _execute(db, _INSERT_TOKEN, _token_values(token))
 
 
 def member_claims_of(member: Any, affiliations: list[Any], organisation: str) -> MemberClaims:
@@ -253,12 +256,8 @@ class SqlProviderStore:
     def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.engine = node.engine
-        # SQLite has one writer at a time. Two threads of this process that collide would meet in SQLite's busy
-        # handler, which sleeps (1, 2, 5, 10 ms...) between tries: under load those sleeps, not the work, made the
-        # refresh grants' p99. They wait on this lock instead, and are woken as soon as the writer commits.
-        # PostgreSQL locks rows, not the database: no lock there.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if node.engine.dialect.name == "sqlite" else nullcontext())
+        # SQLite: writers of this process queue on the node's write lock (nodes/storage/direct.py).
+        self._write_lock = node.direct_reads.write_lock
 
     @contextmanager
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None) -> Iterator[None]:
@@ -336,17 +335,17 @@ class SqlProviderStore:
         return client
 
     def save_code(self, code: AuthorizationCode) -> None:
-        with self._writing() as db:
-            db.add(OidcCode(
-                code_hash=code.code_hash, client_id=code.client_id, member_id=code.member_id,
-                redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce, claims=code.claims,
-                code_challenge=code.code_challenge, code_challenge_method=code.code_challenge_method,
-                auth_time=code.auth_time, created_at=self.node.clock(), expires_at=code.expires_at,
-            ))
+        values = {name: getattr(code, name) for name in _CODE_FIELDS if name != "created_at"}
+        values["created_at"] = self.node.clock()
+        with self._write_lock, self._direct() as connection:
+            if self.engine.dialect.name == "postgresql":  # autocommit: one round trip
+                connection.execute(_INSERT_CODE, values)
+                return
+            with connection.transaction():
+                connection.execute(_INSERT_CODE, values)
 
     def find_code(self, code_hash: str) -> AuthorizationCode | None:
-        with self._reading() as db:
-            row = db.exec(select(OidcCode).where(OidcCode.code_hash == code_hash)).first()
+        row = self._first(_CODE_BY_HASH, {"hash": code_hash})
         if row is None:
             return None
         return AuthorizationCode(
@@ -365,25 +364,21 @@ class SqlProviderStore:
             return bool(result.rowcount == 1)
 
     def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
-        with self._writing() as db:
-            result = db.exec(  # type: ignore[call-overload]
-                update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
-                .values(used_at=now)
-            )
-            if result.rowcount != 1:
-                return False
-            _insert_token(db, record)
-            return True
+        return self._mark_and_insert(_REDEEM, {"redeemed_id": code_id, "now": now}, record)
 
     def rotate_refresh(self, token_id: int, record: TokenRecord, now: datetime) -> bool:
-        params = {"token_id": token_id, "now": now}
+        return self._mark_and_insert(_ROTATE, {"token_id": token_id, "now": now}, record)
+
+    def _mark_and_insert(self, statements: tuple[DirectStatement, DirectStatement], params: dict[str, Any],
+                         record: TokenRecord) -> bool:
+        """Mark a code or refresh token used and insert the token it buys, only if nobody marked it first."""
+        marking, with_insert = statements
         if self.engine.dialect.name == "postgresql":  # one atomic statement, in autocommit: one round trip
-            params.update(_token_values(record))
             with self._direct() as connection:
-                return connection.execute(_ROTATE_AND_INSERT, params) == 1
+                return connection.execute(with_insert, {**params, **_token_values(record)}) == 1
         # SQLite: the two statements in one transaction on the request's direct connection (no session to open).
         with self._write_lock, self._direct() as connection, connection.transaction():
-            if connection.execute(_ROTATE, params) != 1:
+            if connection.execute(marking, params) != 1:
                 return False
             connection.execute(_INSERT_TOKEN, _token_values(record))
             return True

@@ -18,12 +18,13 @@ as it answers every other database failure (503 when unreachable).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Select, Update
+from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -72,10 +73,10 @@ class _Compiled:
 
 
 class DirectStatement:
-    """A Core statement (``select``, or an ``insert`` or ``update`` with bound values) compiled once per dialect,
-    executed on a DBAPI connection."""
+    """A Core statement (``select``, or an ``insert``, ``update`` or ``delete`` with bound values) compiled once per
+    dialect, executed on a DBAPI connection."""
 
-    def __init__(self, statement: Select[Any] | Insert | Update) -> None:  # an insert may carry a CTE
+    def __init__(self, statement: Select[Any] | Insert | Update | Delete) -> None:  # an insert may carry a CTE
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
@@ -126,7 +127,7 @@ class DirectStatement:
         return [row(values) for values in fetched]
 
     def execute(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> int:
-        """Run an ``insert`` or ``update`` in the connection's transaction; the number of rows it touched."""
+        """Run an ``insert``, ``update`` or ``delete`` in the connection's transaction; the rows it touched."""
         return self._run(connection, dialect, params, fetch=False)[2]
 
 
@@ -135,12 +136,19 @@ DIRECT_POOL_SIZE = 5
 
 
 class DirectReads:
-    """Connections for reads outside any transaction, from a pool of the node's database of their own."""
+    """Connections for reads outside any transaction, and for the hot paths' short writes, from a pool of the
+    node's database of their own."""
 
     def __init__(self, url: str, timeout: float) -> None:
         from nodes.storage.db import make_engine
 
         options: dict[str, Any] = {"pool_pre_ping": False}
+        # SQLite has one writer at a time. Two threads of this process that collide would meet in SQLite's busy
+        # handler, which sleeps (1, 2, 5, 10 ms...) between tries: under load those sleeps, not the work, made the
+        # p99. The process's writers on the hot paths queue on this lock instead, and are woken as soon as the
+        # writer before them commits. Re-entrant: a writer may call another. PostgreSQL locks rows: no lock there.
+        self.write_lock: AbstractContextManager[Any] = (
+            threading.RLock() if url.startswith("sqlite") else nullcontext())
         if url.startswith("postgresql"):
             # A second pool of server connections per worker: kept small (the reads are short and the OIDC routes
             # run on four threads) so that two pools and several workers stay within the server's max_connections.
@@ -155,6 +163,21 @@ class DirectReads:
             yield connection
         finally:
             connection.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[DirectConnection]:
+        """A pooled connection in a transaction: committed at the end, rolled back on any exception."""
+        with self.write_lock, self.connection() as connection, connection.transaction():
+            yield connection
+
+    def write(self, statement: DirectStatement, params: Mapping[str, Any]) -> int:
+        """One ``insert``, ``update`` or ``delete``, committed at once; the rows it touched. On PostgreSQL's
+        autocommit pool that is one round trip (no ``BEGIN``, no ``COMMIT``)."""
+        if self.engine.dialect.name == "postgresql":
+            with self.connection() as connection:
+                return connection.execute(statement, params)
+        with self.writing() as connection:
+            return connection.execute(statement, params)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -193,15 +216,45 @@ class DirectConnection:
     def transaction(self) -> Iterator[None]:
         """The statements run inside, committed together at the end, or rolled back on any exception.
 
-        For SQLite, whose driver opens a transaction before the first write; the PostgreSQL pool is in autocommit
-        (its hot write is one statement)."""
-        driver = self._raw.driver_connection
+        SQLite's driver opens the transaction itself before the first write. The PostgreSQL pool is in
+        autocommit, so ``BEGIN`` is sent here: on a connection that died while pooled it fails before anything
+        ran, and is sent again on a fresh one (the pre-ping this pool goes without)."""
+        postgres = self._dialect.name == "postgresql"
+        if postgres:
+            self._begin()
         try:
             yield
         except BaseException:
-            driver.rollback()
+            self._end("ROLLBACK" if postgres else None, commit=False)
             raise
-        driver.commit()
+        self._end("COMMIT" if postgres else None, commit=True)
+
+    def _begin(self) -> None:
+        try:
+            self._raw.driver_connection.execute("BEGIN")
+        except self._dialect.loaded_dbapi.Error as exc:
+            if self._fresh or not self._dialect.is_disconnect(exc, self._raw.driver_connection, None):
+                raise _sqlalchemy_error(exc, self._dialect, "BEGIN") from exc
+            self._raw.invalidate(exc)
+            self._raw.close()
+            self._raw, self._fresh = _checkout(self._engine), True
+            self._raw.driver_connection.execute("BEGIN")
+
+    def _end(self, sql: str | None, commit: bool) -> None:
+        """``COMMIT`` or ``ROLLBACK`` (by the driver's own call on SQLite). A connection that fails to end its
+        transaction is thrown away rather than pooled in an unknown state."""
+        driver = self._raw.driver_connection
+        try:
+            if sql is not None:
+                driver.execute(sql)
+            elif commit:
+                driver.commit()
+            else:
+                driver.rollback()
+        except self._dialect.loaded_dbapi.Error as exc:
+            self._raw.invalidate(exc)
+            if commit:
+                raise _sqlalchemy_error(exc, self._dialect, sql or "COMMIT") from exc
 
     def close(self) -> None:
         """Back to the pool (or closed, when invalidated)."""

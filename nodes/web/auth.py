@@ -14,15 +14,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select, update
+from sqlalchemy import bindparam, select, update
 
 from nodes import throttle
-from nodes.audit import record
+from nodes.audit import record, record_direct
 from nodes.context import NodeContext
 from nodes.i18n import translate
 from nodes.invitations import InvitationState, InvitationUnusable, claim, find_invitation, invitation_state
 from nodes.members import InvalidEmail, email_key, hash_password, needs_rehash, password_problem, verify_password
 from nodes.storage.db import transaction
+from nodes.storage.direct import DirectStatement
 from nodes.storage.models import Member
 from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import language, render
@@ -33,6 +34,14 @@ router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
 AFTER_SIGN_IN = "/me"
 _REFUSED_STATUS = {"unknown": 400, "used": 410, "expired": 410}
+
+_MEMBERS = Member.__table__  # type: ignore[attr-defined]
+_MEMBER_COLUMNS = tuple(column.name for column in _MEMBERS.c)
+# A sign-in's reads and writes go through the direct pool (nodes/storage/direct.py): the password check is the
+# cost a sign-in should have, not the ORM's units of work around it.
+_MEMBER_BY_KEY = DirectStatement(select(_MEMBERS).where(_MEMBERS.c.email_key == bindparam("key")))
+_REHASH = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id"))
+                          .values(password_hash=bindparam("hash")))
 
 
 def client_address(request: Request) -> str:
@@ -153,17 +162,16 @@ def signout(request: Request) -> RedirectResponse:
 def _start_session(request: Request, node: NodeContext, member: Member, via: str,
                    clear_throttle: str | None = None, new_password_hash: str | None = None) -> None:
     """The new session, the audit event, the cleared failure counter and a password hash made again with the
-    current parameters (:func:`nodes.members.needs_rehash`), in one transaction."""
+    current parameters (:func:`nodes.members.needs_rehash`), in one transaction on the direct pool."""
     assert member.id is not None
-    with transaction(node.engine) as db:
+    with node.direct_reads.writing() as connection:
         if clear_throttle is not None:
-            throttle.clear(db, clear_throttle)
+            throttle.clear(connection, clear_throttle)
         if new_password_hash is not None:
-            db.exec(update(Member).where(col(Member.id) == member.id)  # type: ignore[call-overload]
-                    .values(password_hash=new_password_hash))
-        sign_in(request, member.id, db)
-        record(db, node.clock, member.public_id, "auth.signin.ok", target=member.public_id,
-               ip=client_address(request), via=via)
+            connection.execute(_REHASH, {"id": member.id, "hash": new_password_hash})
+        sign_in(request, member.id, connection)
+        record_direct(connection, node.clock, member.public_id, "auth.signin.ok", target=member.public_id,
+                      ip=client_address(request), via=via)
 
 
 def _email_key_or_none(email: str) -> str | None:
@@ -176,8 +184,9 @@ def _email_key_or_none(email: str) -> str | None:
 def _member_by_key(node: NodeContext, key: str | None) -> Member | None:
     if key is None:
         return None
-    with Session(node.engine, expire_on_commit=False) as db:
-        return db.exec(select(Member).where(Member.email_key == key)).first()
+    with node.direct_reads.connection() as connection:
+        row = connection.first(_MEMBER_BY_KEY, {"key": key})
+    return Member(**{name: getattr(row, name) for name in _MEMBER_COLUMNS}) if row is not None else None
 
 
 def _signin_page(request: Request, target: str, email: str, message: str, status: int,

@@ -13,19 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
-from sqlalchemy import bindparam, select
-from sqlmodel import Session, col, delete
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.db import transaction
-from nodes.storage.direct import DirectStatement
+from nodes.storage.direct import DirectConnection, DirectStatement
 from nodes.storage.models import Member, WebSession
 from nodes.web.errors import ProblemError
 
@@ -43,6 +40,25 @@ _SESSION_WITH_MEMBER = DirectStatement(
     .select_from(_SESSIONS.outerjoin(_MEMBERS, _MEMBERS.c.id == _SESSIONS.c.member_id))
     .where(_SESSIONS.c.token_hash == bindparam("hash"))
 )
+# Sessions are written on the direct pool too: one is created for each new visitor and replaced at each sign-in,
+# and an ORM unit of work cost several times the statement.
+_INSERT_SESSION = DirectStatement(insert(_SESSIONS).values({name: bindparam(name) for name in _SESSION_COLUMNS}))
+_DELETE_SESSION = DirectStatement(delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")))
+_SET_LANGUAGE = DirectStatement(
+    update(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")).values(lang=bindparam("lang")))
+
+
+@dataclass
+class BrowserSession:
+    """A row of ``web_session`` as the pages use it (a plain object: the ORM is not involved)."""
+
+    token_hash: str
+    member_id: int | None
+    csrf_token: str
+    lang: str | None
+    created_at: datetime
+    expires_at: datetime
+    auth_time: datetime | None
 
 
 def token_hash(token: str) -> str:
@@ -62,10 +78,10 @@ def node_of(request: Request) -> NodeContext:
     return node
 
 
-def current_session(request: Request) -> WebSession | None:
+def current_session(request: Request) -> BrowserSession | None:
     """The live session of the request's cookie, or ``None``. Cached on ``request.state``."""
     if hasattr(request.state, "web_session"):
-        cached: WebSession | None = request.state.web_session
+        cached: BrowserSession | None = request.state.web_session
         return cached
     node = node_of(request)
     token = request.cookies.get(cookie_name(node))
@@ -74,7 +90,7 @@ def current_session(request: Request) -> WebSession | None:
         with node.direct_reads.connection() as connection:
             row = connection.first(_SESSION_WITH_MEMBER, {"hash": token_hash(token)})
         if row is not None and aware(row.expires_at) > node.clock():
-            found = WebSession(**{name: getattr(row, name) for name in _SESSION_COLUMNS})
+            found = BrowserSession(**{name: getattr(row, name) for name in _SESSION_COLUMNS})
             if row.m__id is not None:
                 member = Member(**{name: getattr(row, f"m__{name}") for name in _MEMBER_COLUMNS})
                 request.state.session_member = (found.token_hash, member)
@@ -82,29 +98,19 @@ def current_session(request: Request) -> WebSession | None:
     return found
 
 
-@contextmanager
-def _within(node: NodeContext, db: Session | None) -> Iterator[Session]:
-    """The caller's transaction ``db``, or else a transaction of its own."""
-    if db is not None:
-        yield db
-        return
-    with transaction(node.engine) as own:
-        yield own
-
-
-def session_member(request: Request, session: WebSession) -> Member | None:
+def session_member(request: Request, session: BrowserSession) -> Member | None:
     """The member read together with ``session`` by :func:`current_session`, if that is the session it read."""
     joined: tuple[str, Member] | None = getattr(request.state, "session_member", None)
     return joined[1] if joined is not None and joined[0] == session.token_hash else None
 
 
 def _create(request: Request, member_id: int | None, lang: str | None, ttl: timedelta,
-            db: Session | None = None) -> WebSession:
-    """A new session row, in ``db`` (the caller's transaction) or in a transaction of its own."""
+            connection: DirectConnection | None = None) -> BrowserSession:
+    """A new session row, in the caller's transaction on ``connection``, or else committed at once."""
     node = node_of(request)
     token = secrets.token_urlsafe(32)
     now = node.clock()
-    row = WebSession(
+    row = BrowserSession(
         token_hash=token_hash(token),
         member_id=member_id,
         csrf_token=secrets.token_urlsafe(32),
@@ -113,36 +119,40 @@ def _create(request: Request, member_id: int | None, lang: str | None, ttl: time
         expires_at=now + ttl,
         auth_time=now if member_id is not None else None,
     )
-    with _within(node, db) as session:
-        session.add(row)
+    if connection is not None:
+        connection.execute(_INSERT_SESSION, asdict(row))
+    else:
+        node.direct_reads.write(_INSERT_SESSION, asdict(row))
     request.state.web_session = row
     request.state.set_session_cookie = (token, int(ttl.total_seconds()))
     return row
 
 
-def ensure_session(request: Request) -> WebSession:
+def ensure_session(request: Request) -> BrowserSession:
     """The current session, or a new anonymous one (it carries the CSRF token and the language choice)."""
     return current_session(request) or _create(request, None, None, PRE_LOGIN_TTL)
 
 
-def sign_in(request: Request, member_id: int, db: Session) -> WebSession:
+def sign_in(request: Request, member_id: int, connection: DirectConnection) -> BrowserSession:
     """Replace the current session (if any) with a fresh authenticated one: the old id stops working.
 
-    Written in the caller's transaction ``db``, with whatever else the sign-in records (one commit, not three).
+    Written in the caller's transaction on ``connection``, with whatever else the sign-in records (one commit).
     """
     old = current_session(request)
     lang = old.lang if old else None
     if old is not None:
-        end_session(request, old, clear_cookie=False, db=db)
+        end_session(request, old, clear_cookie=False, connection=connection)
     ttl = timedelta(hours=node_of(request).settings.session_ttl_hours)
-    return _create(request, member_id, lang, ttl, db)
+    return _create(request, member_id, lang, ttl, connection)
 
 
-def end_session(request: Request, row: WebSession, clear_cookie: bool = True, db: Session | None = None) -> None:
-    """Delete the session row, in ``db`` (the caller's transaction) or in a transaction of its own."""
-    with _within(node_of(request), db) as session:
-        session.exec(delete(WebSession).where(  # type: ignore[call-overload]
-            col(WebSession.token_hash) == row.token_hash))
+def end_session(request: Request, row: BrowserSession, clear_cookie: bool = True,
+                connection: DirectConnection | None = None) -> None:
+    """Delete the session row, in the caller's transaction on ``connection``, or else at once."""
+    if connection is not None:
+        connection.execute(_DELETE_SESSION, {"hash": row.token_hash})
+    else:
+        node_of(request).direct_reads.write(_DELETE_SESSION, {"hash": row.token_hash})
     request.state.web_session = None
     if clear_cookie:
         request.state.clear_session_cookie = True
@@ -150,11 +160,7 @@ def end_session(request: Request, row: WebSession, clear_cookie: bool = True, db
 
 def set_language(request: Request, lang: str) -> None:
     row = ensure_session(request)
-    with transaction(node_of(request).engine) as db:
-        stored = db.get(WebSession, row.token_hash)
-        if stored is not None:
-            stored.lang = lang
-            db.add(stored)
+    node_of(request).direct_reads.write(_SET_LANGUAGE, {"hash": row.token_hash, "lang": lang})
     row.lang = lang
 
 

@@ -37,6 +37,13 @@ def app_engine(live: Any) -> Engine:
     return engine
 
 
+def app_engines(live: Any) -> list[Engine]:
+    """Both pools of the running node: its engine, and the direct pool of its hot reads and writes
+    (``nodes.storage.direct``). A fault of the database reaches every connection the node has."""
+    node = live.server.config.app.state.node
+    return [node.engine, node.direct_reads.engine]
+
+
 def write_attempt(live: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     """A request that must write: a visitor without a session switches language (a new ``web_session`` row)."""
     with live.client(headers=headers or JSON) as client:
@@ -105,25 +112,30 @@ class CheckoutPragma:
 
 
 @contextlib.contextmanager
-def sqlite_read_only(engine: Engine) -> Iterator[None]:
+def sqlite_read_only(engines: list[Engine]) -> Iterator[None]:
     """Every connection of the node refuses writes (``SQLITE_READONLY``) until the block ends."""
-    pragma = CheckoutPragma(engine, "PRAGMA query_only = ON", "PRAGMA query_only = OFF")
-    pragma.on = True
+    pragmas = [CheckoutPragma(engine, "PRAGMA query_only = ON", "PRAGMA query_only = OFF") for engine in engines]
+    for pragma in pragmas:
+        pragma.on = True
     try:
         yield
     finally:
-        pragma.on = False  # every connection is repaired at its next checkout; the listener stays for that
+        for pragma in pragmas:
+            pragma.on = False  # every connection is repaired at its next checkout; the listener stays for that
 
 
 @contextlib.contextmanager
-def sqlite_file_may_not_grow(engine: Engine, pages: int) -> Iterator[CheckoutPragma]:
+def sqlite_file_may_not_grow(engines: list[Engine], pages: int) -> Iterator[None]:
     """The database file may not pass ``pages`` pages (``PRAGMA max_page_count``): a full disk, as SQLite sees it."""
-    pragma = CheckoutPragma(engine, f"PRAGMA max_page_count = {pages}", f"PRAGMA max_page_count = {UNLIMITED_PAGES}")
-    pragma.on = True
+    pragmas = [CheckoutPragma(engine, f"PRAGMA max_page_count = {pages}", f"PRAGMA max_page_count = {UNLIMITED_PAGES}")
+               for engine in engines]
+    for pragma in pragmas:
+        pragma.on = True
     try:
-        yield pragma
+        yield
     finally:
-        pragma.on = False
+        for pragma in pragmas:
+            pragma.on = False
 
 
 def can_mount() -> bool:

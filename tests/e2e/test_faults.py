@@ -15,7 +15,7 @@ import pytest
 from nodes.storage.db import make_engine
 from tests.conftest import database_kind, free_port
 from tests.e2e import faults
-from tests.e2e.faults import HTML, JSON, app_engine, integrity, session_count, write_attempt
+from tests.e2e.faults import HTML, JSON, app_engines, integrity, session_count, write_attempt
 from tests.nodes import oidc_flow as flow
 
 sqlite_only = pytest.mark.skipif(database_kind() != "sqlite", reason="SQLite fault")
@@ -94,7 +94,7 @@ def test_x5_sqlite_read_only_database_answers_503_then_recovers(live_node):
     live = live_node()
     engine = live.node.engine
     stored = session_count(engine)
-    with faults.sqlite_read_only(app_engine(live)):
+    with faults.sqlite_read_only(app_engines(live)):
         assert_unavailable(write_attempt(live))
         assert_unavailable_page(write_attempt(live, HTML))
         assert probes(live) == (200, 503)
@@ -116,7 +116,7 @@ def test_x5_sqlite_file_that_may_not_grow_answers_503_then_recovers(live_node):
     engine = live.node.engine
     with engine.connect() as connection:
         pages = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one())
-    with faults.sqlite_file_may_not_grow(app_engine(live), pages):
+    with faults.sqlite_file_may_not_grow(app_engines(live), pages):
         for _ in range(500):
             stored = session_count(engine)
             answer = write_attempt(live)
@@ -155,7 +155,8 @@ def test_x5_sqlite_disk_full_answers_503_fails_readiness_then_recovers(tmp_path,
         assert integrity(engine) == "ok"
         live.stop()
         engine.dispose()
-        app_engine(live).dispose()
+        for pool in app_engines(live):
+            pool.dispose()
 
 
 @postgres_only

@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from nodes.context import NodeContext
 from nodes.oidc.clients import ClientRegistration, register_client
 from nodes.oidc.store import _AFFILIATIONS_OF, _CLIENT, _MEMBER
 from nodes.storage.direct import DirectReads, DirectStatement
+from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcToken
 from tests.seed import COMPANY_AFFILIATION, SCHOOL_AFFILIATION, seed_member
 
 _TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
+_MEMBERS = Member.__table__  # type: ignore[attr-defined]
 
 
 def context(node) -> NodeContext:
@@ -105,11 +107,10 @@ def test_a_pooled_connection_killed_by_the_server_is_replaced_without_failing_th
 
 
 def test_a_direct_transaction_commits_its_statements_together_or_none_of_them(make_node):
-    """SQLite's refresh rotation (an UPDATE and an INSERT) runs in DirectConnection.transaction: an error between
-    the two leaves neither."""
+    """A sign-in (session, throttle, audit) or SQLite's refresh rotation (an UPDATE and an INSERT) runs in
+    DirectConnection.transaction: an error between two statements leaves neither, on SQLite and on PostgreSQL
+    (whose direct pool is otherwise in autocommit)."""
     node = make_node()
-    if node.engine.dialect.name != "sqlite":
-        pytest.skip("the PostgreSQL direct pool is in autocommit: its hot write is one statement")
     ctx = context(node)
     member = seed_member(node.engine, password="a long enough password")
     row, _ = register_client(ctx, ClientRegistration(name="Hub", redirect_uris=["https://hub.example/cb"]), "test")
@@ -132,3 +133,25 @@ def test_a_direct_transaction_commits_its_statements_together_or_none_of_them(ma
         stored = set(connection.execute(select(_TOKENS.c.access_hash)).scalars())
     assert stored == {"c" * 64, "d" * 64}
     ctx.direct_reads.dispose()
+
+
+def test_a_direct_transaction_on_a_connection_killed_while_pooled_begins_on_a_fresh_one(make_node):
+    """PostgreSQL's direct pool has no pre-ping: ``BEGIN`` is what finds a dead connection, before anything ran."""
+    node = make_node()
+    if node.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL fault: a SQLite connection cannot be killed from outside")
+    member = seed_member(node.engine, password="a long enough password")
+    reads = DirectReads(node.engine.url.render_as_string(hide_password=False), timeout=5)
+    with reads.connection() as connection:
+        assert connection.first(_MEMBER, {"member_id": member.id}) is not None
+    with node.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    renamed = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id")).values(
+        given_name=bindparam("name")))
+    with reads.writing() as connection:
+        assert connection.execute(renamed, {"id": member.id, "name": "Renamed"}) == 1
+    with node.engine.connect() as connection:
+        assert connection.execute(select(_MEMBERS.c.given_name).where(_MEMBERS.c.id == member.id)).scalar_one() \
+            == "Renamed"
+    reads.dispose()

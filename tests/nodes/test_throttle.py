@@ -55,9 +55,10 @@ def test_clear_forgets_the_failures_of_a_key(make_node):
     node = make_node()
     clock = MovableClock()
     fail(node, clock, throttle.ACCOUNT_THRESHOLD)
-    with transaction(node.engine) as db:
-        throttle.clear(db, KEY)
-    assert throttle.retry_after(context(node, clock), [KEY]) is None
+    ctx = context(node, clock)
+    with ctx.direct_reads.writing() as connection:
+        throttle.clear(connection, KEY)
+    assert throttle.retry_after(ctx, [KEY]) is None
     assert fail(node, clock) is None
 
 
