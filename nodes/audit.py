@@ -13,12 +13,12 @@ from sqlalchemy import bindparam, insert
 from sqlmodel import Session
 
 from nodes.clock import Clock
-from nodes.storage.direct import DirectConnection, DirectStatement
 from nodes.storage.models import AuditEvent
 
 _FIELDS = ("at", "actor", "action", "target", "ip", "detail")
-_INSERT = DirectStatement(insert(AuditEvent.__table__).values(  # type: ignore[attr-defined]
-    {name: bindparam(name) for name in _FIELDS}))
+#: The event's insert for a direct connection or batch (nodes/storage/direct.py); its parameters: :func:`values`.
+INSERT = insert(AuditEvent.__table__).values(  # type: ignore[attr-defined]
+    {name: bindparam(name) for name in _FIELDS})
 
 
 def record(
@@ -40,16 +40,8 @@ def record(
     return event
 
 
-def record_direct(
-    connection: DirectConnection,
-    clock: Clock,
-    actor: str,
-    action: str,
-    target: str | None = None,
-    ip: str | None = None,
-    **detail: Any,
-) -> None:
-    """:func:`record` for a transaction on a direct connection (:mod:`nodes.storage.direct`): the hot paths of
-    sign-in and consent write without an ORM session."""
-    connection.execute(_INSERT, {"at": clock(), "actor": actor, "action": action, "target": target, "ip": ip,
-                                 "detail": detail})
+def values(clock: Clock, actor: str, action: str, target: str | None = None, ip: str | None = None,
+           **detail: Any) -> dict[str, Any]:
+    """The parameters of :data:`INSERT` for one event (as :func:`record` takes them)."""
+    return {"at": clock(), "actor": actor, "action": action, "target": target, "ip": ip, "detail": detail}
+

@@ -38,7 +38,9 @@ _TABLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # (nodes/storage/direct.py), as the rest of a sign-in's reads and writes.
 _LOCKS = DirectStatement(select(_TABLE.c.locked_until).where(
     _TABLE.c.key.in_([bindparam("first"), bindparam("second")])))
-_CLEAR = DirectStatement(delete(_TABLE).where(_TABLE.c.key == bindparam("key")))
+#: Forgetting a key's failures (parameter ``key``), for a direct connection or a sign-in's batch.
+CLEAR = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
+_CLEAR = DirectStatement(CLEAR)
 
 
 def account_key(email_key: str) -> str:

@@ -19,12 +19,13 @@ from federation.oidc.consent import chosen, consent_receipt
 from federation.oidc.models import Client
 from federation.oidc.provider import Provider
 from federation.oidc.scopes import RequestedItem
-from nodes.audit import record, record_direct
+from nodes import audit
+from nodes.audit import record
 from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.oidc.store import SqlProviderStore
 from nodes.storage.db import transaction
-from nodes.storage.direct import DirectStatement
+from nodes.storage.direct import DirectBatch, DirectStatement
 from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant, OidcToken
 
@@ -34,13 +35,19 @@ _GRANTS = OidcGrant.__table__  # type: ignore[attr-defined]
 _CONSENT_OF = DirectStatement(select(_CONSENTS).where(
     _CONSENTS.c.member_id == bindparam("member_id"), _CONSENTS.c.client_id == bindparam("client_id")))
 _CHOICE = ("decided", "granted", "granted_at")
-_INSERT_CONSENT = DirectStatement(insert(_CONSENTS).values(
-    member_id=bindparam("member_id"), client_id=bindparam("client_id"),
-    **{name: bindparam(name) for name in _CHOICE}))
-_UPDATE_CONSENT = DirectStatement(update(_CONSENTS).where(_CONSENTS.c.id == bindparam("consent_id")).values(
-    revoked_at=null(), **{name: bindparam(name) for name in _CHOICE}))
 _GRANT_FIELDS = ("receipt_id", "member_id", "client_id", "kind", "claims", "at", "receipt")
-_INSERT_GRANT = DirectStatement(insert(_GRANTS).values({name: bindparam(name) for name in _GRANT_FIELDS}))
+_INSERT_GRANT = insert(_GRANTS).values({name: bindparam(name) for name in _GRANT_FIELDS})
+_LOG_SIGNIN = DirectStatement(_INSERT_GRANT)
+# The choice (a new consent, or the member's earlier one updated), its receipt and the audit event: one batch
+# (one statement on PostgreSQL). The grant's and the event's ``at`` are the same instant.
+_FIRST_CONSENT = DirectBatch(
+    insert(_CONSENTS).values(member_id=bindparam("member_id"), client_id=bindparam("client_id"),
+                             **{name: bindparam(name) for name in _CHOICE}),
+    _INSERT_GRANT, audit.INSERT)
+_CONSENT_AGAIN = DirectBatch(
+    update(_CONSENTS).where(_CONSENTS.c.id == bindparam("consent_id")).values(
+        revoked_at=null(), **{name: bindparam(name) for name in _CHOICE}),
+    _INSERT_GRANT, audit.INSERT)
 
 
 def give_consent(
@@ -53,29 +60,26 @@ def give_consent(
     asked = {item.name for item in items}
     granted_now = chosen(items, ticked)
     receipt_id = str(uuid.uuid4())
-    with node.direct_reads.writing() as connection:
+    with node.direct_reads.connection() as connection:
         row = connection.first(_CONSENT_OF, {"member_id": member.id, "client_id": client.client_id})
-        live = row is not None and row.revoked_at is None
-        keep_decided: set[str] = set(row.decided) if row is not None and live else set()
-        keep_granted: set[str] = set(row.granted) - asked if row is not None and live else set()
-        granted = sorted(keep_granted | granted_now)
-        choice = {"decided": sorted(keep_decided | asked), "granted": granted, "granted_at": now}
-        if row is None:
-            connection.execute(_INSERT_CONSENT, {"member_id": member.id, "client_id": client.client_id, **choice})
-        else:
-            connection.execute(_UPDATE_CONSENT, {"consent_id": row.id, **choice})
-        receipt = consent_receipt(
-            receipt_id=receipt_id, issued_at=now, controller=node.settings.display_name,
-            controller_url=node.settings.base_url, platform=client.name, platform_policy=client.policy_uri,
-            subject=provider.subject(client, member.public_id), granted=granted,
-            refused=asked - granted_now,
-        )
-        connection.execute(_INSERT_GRANT, {
-            "receipt_id": receipt_id, "member_id": member.id, "client_id": client.client_id, "kind": "consent",
-            "claims": granted, "at": now, "receipt": receipt})
-        record_direct(connection, node.clock, member.public_id, "oidc.consent.granted",
-                      target=f"client:{client.client_id}", ip=ip, granted=sorted(granted_now),
-                      refused=sorted(asked - granted_now), receipt=receipt_id)
+    live = row is not None and row.revoked_at is None
+    keep_decided: set[str] = set(row.decided) if row is not None and live else set()
+    keep_granted: set[str] = set(row.granted) - asked if row is not None and live else set()
+    granted = sorted(keep_granted | granted_now)
+    receipt = consent_receipt(
+        receipt_id=receipt_id, issued_at=now, controller=node.settings.display_name,
+        controller_url=node.settings.base_url, platform=client.name, platform_policy=client.policy_uri,
+        subject=provider.subject(client, member.public_id), granted=granted, refused=asked - granted_now,
+    )
+    event = audit.values(lambda: now, member.public_id, "oidc.consent.granted", target=f"client:{client.client_id}",
+                         ip=ip, granted=sorted(granted_now), refused=sorted(asked - granted_now), receipt=receipt_id)
+    params = {**event, "member_id": member.id, "client_id": client.client_id, "decided": sorted(keep_decided | asked),
+              "granted": granted, "granted_at": now, "receipt_id": receipt_id, "kind": "consent", "claims": granted,
+              "receipt": receipt}
+    if row is None:
+        node.direct_reads.write(_FIRST_CONSENT, params)
+    else:
+        node.direct_reads.write(_CONSENT_AGAIN, {**params, "consent_id": row.id})
     return frozenset(granted)
 
 
@@ -83,7 +87,7 @@ def log_signin(node: NodeContext, member: Member, client: Client, released: dict
     """One line of "what each platform received and when": a code issued with these claims."""
     assert member.id is not None
     names = sorted(set(released.get("userinfo", [])) | set(released.get("id_token", [])))
-    node.direct_reads.write(_INSERT_GRANT, {
+    node.direct_reads.write(_LOG_SIGNIN, {
         "receipt_id": str(uuid.uuid4()), "member_id": member.id, "client_id": client.client_id, "kind": "signin",
         "claims": names, "at": node.clock(), "receipt": {}})
 

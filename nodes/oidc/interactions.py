@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.direct import DirectStatement
+from nodes.storage.direct import DirectBatch, DirectStatement
 from nodes.storage.oidc_tables import OidcInteraction
 
 TTL = timedelta(minutes=10)
@@ -26,10 +26,12 @@ MAX_ID = 100
 # Each step of a flow touches its interaction once, on the direct pool (nodes/storage/direct.py): a flow is a
 # handful of these small statements, and through ORM sessions they had cost more than the pages around them.
 _TABLE = OidcInteraction.__table__  # type: ignore[attr-defined]
-_PURGE = DirectStatement(delete(_TABLE).where(_TABLE.c.expires_at < bindparam("now")))
-_INSERT = DirectStatement(insert(_TABLE).values(
-    id_hash=bindparam("id_hash"), params=bindparam("params"), member_id=bindparam("member_id"),
-    created_at=bindparam("created_at"), expires_at=bindparam("expires_at")))
+# Parking a request purges the expired ones, in the same statement on PostgreSQL.
+_PARK = DirectBatch(
+    delete(_TABLE).where(_TABLE.c.expires_at < bindparam("created_at")),
+    insert(_TABLE).values(id_hash=bindparam("id_hash"), params=bindparam("params"), member_id=bindparam("member_id"),
+                          created_at=bindparam("created_at"), expires_at=bindparam("expires_at")),
+)
 _READ = DirectStatement(select(_TABLE).where(_TABLE.c.id_hash == bindparam("id_hash")))
 _ATTACH = DirectStatement(update(_TABLE).where(_TABLE.c.id_hash == bindparam("id_hash"))
                           .values(member_id=bindparam("member_id")))
@@ -52,10 +54,8 @@ def create(node: NodeContext, params: list[tuple[str, str]], member_id: int | No
     """Park a request (expired ones are purged in the same transaction); bound to ``member_id`` if given."""
     now = node.clock()
     interaction_id = secrets.token_urlsafe(24)
-    with node.direct_reads.writing() as connection:
-        connection.execute(_PURGE, {"now": now})
-        connection.execute(_INSERT, {"id_hash": _hash(interaction_id), "params": [list(p) for p in params],
-                                     "member_id": member_id, "created_at": now, "expires_at": now + TTL})
+    node.direct_reads.write(_PARK, {"id_hash": _hash(interaction_id), "params": [list(p) for p in params],
+                                    "member_id": member_id, "created_at": now, "expires_at": now + TTL})
     return Interaction(interaction_id, params, member_id, now)
 
 

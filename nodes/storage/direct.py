@@ -18,6 +18,7 @@ as it answers every other database failure (503 when unreachable).
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -131,6 +132,34 @@ class DirectStatement:
         return self._run(connection, dialect, params, fetch=False)[2]
 
 
+class DirectBatch:
+    """Writes that commit together, as cheaply as each database allows.
+
+    On PostgreSQL they are one statement: the first ones become data-modifying CTEs of the last
+    (``WITH w0 AS (DELETE ...), w1 AS (INSERT ...) INSERT ...``), so the batch costs one round trip and, in
+    the direct pool's autocommit, needs no ``BEGIN`` and ``COMMIT`` either; a statement is atomic. Its parts see one
+    snapshot, so they must not depend on each other's effects (they write different rows). On SQLite they run one
+    after another, in the caller's transaction. Parameters are shared by name: parts that bind the same name get
+    the same value.
+    """
+
+    def __init__(self, *statements: Insert | Update | Delete) -> None:
+        if not statements:
+            raise ValueError("a batch needs at least one statement")
+        self.parts = tuple(DirectStatement(statement) for statement in statements)
+        *first, last = statements
+        self.combined = DirectStatement(last.add_cte(*[part.cte(f"w{i}") for i, part in enumerate(first)]))
+
+    def execute(self, connection: Any, dialect: Dialect, params: Mapping[str, Any]) -> int:
+        """Run the batch on the DBAPI ``connection``; the rows the last statement touched."""
+        if dialect.name == "postgresql":
+            return self.combined.execute(connection, dialect, params)
+        touched = 0
+        for part in self.parts:
+            touched = part.execute(connection, dialect, params)
+        return touched
+
+
 #: Connections a worker's direct pool keeps open on PostgreSQL (and may open as many again under a burst).
 DIRECT_POOL_SIZE = 5
 
@@ -170,9 +199,9 @@ class DirectReads:
         with self.write_lock, self.connection() as connection, connection.transaction():
             yield connection
 
-    def write(self, statement: DirectStatement, params: Mapping[str, Any]) -> int:
-        """One ``insert``, ``update`` or ``delete``, committed at once; the rows it touched. On PostgreSQL's
-        autocommit pool that is one round trip (no ``BEGIN``, no ``COMMIT``)."""
+    def write(self, statement: DirectStatement | DirectBatch, params: Mapping[str, Any]) -> int:
+        """One ``insert``, ``update`` or ``delete`` (or a :class:`DirectBatch`), committed at once; the rows it
+        touched. On PostgreSQL's autocommit pool that is one round trip (no ``BEGIN``, no ``COMMIT``)."""
         if self.engine.dialect.name == "postgresql":
             with self.connection() as connection:
                 return connection.execute(statement, params)
@@ -205,8 +234,9 @@ class DirectConnection:
         rows = self.rows(statement, params)
         return rows[0] if rows else None
 
-    def execute(self, statement: DirectStatement, params: Mapping[str, Any]) -> int:
-        """One ``insert`` or ``update`` (committed at once on PostgreSQL's autocommit pool); rows touched.
+    def execute(self, statement: DirectStatement | DirectBatch, params: Mapping[str, Any]) -> int:
+        """One ``insert``, ``update`` or ``delete``, or a :class:`DirectBatch` (committed at once on PostgreSQL's
+        autocommit pool, outside :meth:`transaction`); rows touched.
 
         Not replayed on a disconnect: the statement may have run. The hot paths read before they write on the
         same connection, so a connection that died while pooled was already replaced by then."""
@@ -217,8 +247,7 @@ class DirectConnection:
         """The statements run inside, committed together at the end, or rolled back on any exception.
 
         SQLite's driver opens the transaction itself before the first write. The PostgreSQL pool is in
-        autocommit, so ``BEGIN`` is sent here: on a connection that died while pooled it fails before anything
-        ran, and is sent again on a fresh one (the pre-ping this pool goes without)."""
+        autocommit, so ``BEGIN`` is sent here."""
         postgres = self._dialect.name == "postgresql"
         if postgres:
             self._begin()
@@ -233,12 +262,7 @@ class DirectConnection:
         try:
             self._raw.driver_connection.execute("BEGIN")
         except self._dialect.loaded_dbapi.Error as exc:
-            if self._fresh or not self._dialect.is_disconnect(exc, self._raw.driver_connection, None):
-                raise _sqlalchemy_error(exc, self._dialect, "BEGIN") from exc
-            self._raw.invalidate(exc)
-            self._raw.close()
-            self._raw, self._fresh = _checkout(self._engine), True
-            self._raw.driver_connection.execute("BEGIN")
+            raise _sqlalchemy_error(exc, self._dialect, "BEGIN") from exc
 
     def _end(self, sql: str | None, commit: bool) -> None:
         """``COMMIT`` or ``ROLLBACK`` (by the driver's own call on SQLite). A connection that fails to end its
@@ -263,11 +287,30 @@ class DirectConnection:
 
 def _checkout(engine: Engine) -> Any:
     """A pooled DBAPI connection. A failure to connect surfaces as SQLAlchemy's exception type, as through
-    ``engine.connect()`` (``raw_connection`` lets the driver's own through), so the node answers 503 for it."""
+    ``engine.connect()`` (``raw_connection`` lets the driver's own through), so the node answers 503 for it.
+
+    A PostgreSQL connection that the server closed while it sat in the pool (a restart, an administrator, an idle
+    timeout) has something to read on its socket: the server's farewell, or the end of the stream. That costs one
+    ``select`` to see, not a round trip, and such a connection is replaced before any statement is sent on it, so
+    a write is never the statement that finds it dead (a read could be replayed; a write may not be)."""
     try:
-        return engine.raw_connection()
+        raw = engine.raw_connection()
+        if engine.dialect.name == "postgresql" and _closed_by_server(raw.driver_connection, engine.dialect):
+            raw.invalidate()
+            raw.close()
+            raw = engine.raw_connection()
+        return raw
     except engine.dialect.loaded_dbapi.Error as exc:
         raise _sqlalchemy_error(exc, engine.dialect) from exc
+
+
+def _closed_by_server(connection: Any, dialect: Dialect) -> bool:
+    """An idle connection has nothing to read unless the server sent its last words or hung up."""
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, dialect.loaded_dbapi.Error):  # a connection psycopg already knows is closed
+        return True
+    return bool(readable)
 
 
 def _sqlalchemy_error(exc: Exception, dialect: Dialect, sql: str | None = None) -> DBAPIError:

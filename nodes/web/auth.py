@@ -16,19 +16,19 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import bindparam, select, update
 
-from nodes import throttle
-from nodes.audit import record, record_direct
+from nodes import audit, throttle
+from nodes.audit import record
 from nodes.context import NodeContext
 from nodes.i18n import translate
 from nodes.invitations import InvitationState, InvitationUnusable, claim, find_invitation, invitation_state
 from nodes.members import InvalidEmail, email_key, hash_password, needs_rehash, password_problem, verify_password
 from nodes.storage.db import transaction
-from nodes.storage.direct import DirectStatement
+from nodes.storage.direct import DirectBatch, DirectStatement
 from nodes.storage.models import Member
 from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import language, render
 from nodes.web.redirects import safe_next
-from nodes.web.sessions import current_session, end_session, node_of, sign_in
+from nodes.web.sessions import REPLACEMENT_WRITES, current_session, end_session, node_of, replacement
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -42,6 +42,8 @@ _MEMBER_COLUMNS = tuple(column.name for column in _MEMBERS.c)
 _MEMBER_BY_KEY = DirectStatement(select(_MEMBERS).where(_MEMBERS.c.email_key == bindparam("key")))
 _REHASH = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id"))
                           .values(password_hash=bindparam("hash")))
+_SIGN_IN = DirectBatch(*REPLACEMENT_WRITES, audit.INSERT)
+_SIGN_IN_CLEARING = DirectBatch(throttle.CLEAR, *REPLACEMENT_WRITES, audit.INSERT)  # after a password
 
 
 def client_address(request: Request) -> str:
@@ -161,17 +163,20 @@ def signout(request: Request) -> RedirectResponse:
 
 def _start_session(request: Request, node: NodeContext, member: Member, via: str,
                    clear_throttle: str | None = None, new_password_hash: str | None = None) -> None:
-    """The new session, the audit event, the cleared failure counter and a password hash made again with the
-    current parameters (:func:`nodes.members.needs_rehash`), in one transaction on the direct pool."""
+    """The new session, the audit event and the cleared failure counter, committed together (one statement on
+    PostgreSQL); a password hash made again with the current parameters (:func:`nodes.members.needs_rehash`)."""
     assert member.id is not None
-    with node.direct_reads.writing() as connection:
-        if clear_throttle is not None:
-            throttle.clear(connection, clear_throttle)
-        if new_password_hash is not None:
-            connection.execute(_REHASH, {"id": member.id, "hash": new_password_hash})
-        sign_in(request, member.id, connection)
-        record_direct(connection, node.clock, member.public_id, "auth.signin.ok", target=member.public_id,
-                      ip=client_address(request), via=via)
+    if new_password_hash is not None:
+        node.direct_reads.write(_REHASH, {"id": member.id, "hash": new_password_hash})
+    fresh = replacement(request, member.id)
+    event = audit.values(node.clock, member.public_id, "auth.signin.ok", target=member.public_id,
+                         ip=client_address(request), via=via)
+    params = {**fresh.params, **event}
+    if clear_throttle is None:
+        node.direct_reads.write(_SIGN_IN, params)
+    else:
+        node.direct_reads.write(_SIGN_IN_CLEARING, {**params, "key": clear_throttle})
+    fresh.adopt(request)
 
 
 def _email_key_or_none(email: str) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.direct import DirectConnection, DirectStatement
+from nodes.storage.direct import DirectStatement
 from nodes.storage.models import Member, WebSession
 from nodes.web.errors import ProblemError
 
@@ -44,6 +44,12 @@ _SESSION_WITH_MEMBER = DirectStatement(
 # and an ORM unit of work cost several times the statement.
 _INSERT_SESSION = DirectStatement(insert(_SESSIONS).values({name: bindparam(name) for name in _SESSION_COLUMNS}))
 _DELETE_SESSION = DirectStatement(delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")))
+#: The writes of :func:`replacement` (the old session's end, the new one's start), for the sign-in's batch
+#: (nodes/storage/direct.py, ``DirectBatch``) with whatever else the sign-in records.
+REPLACEMENT_WRITES = (
+    delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("old_token_hash")),
+    _INSERT_SESSION.statement,
+)
 _SET_LANGUAGE = DirectStatement(
     update(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")).values(lang=bindparam("lang")))
 
@@ -104,9 +110,8 @@ def session_member(request: Request, session: BrowserSession) -> Member | None:
     return joined[1] if joined is not None and joined[0] == session.token_hash else None
 
 
-def _create(request: Request, member_id: int | None, lang: str | None, ttl: timedelta,
-            connection: DirectConnection | None = None) -> BrowserSession:
-    """A new session row, in the caller's transaction on ``connection``, or else committed at once."""
+def _new_session(request: Request, member_id: int | None, lang: str | None,
+                 ttl: timedelta) -> tuple[BrowserSession, str]:
     node = node_of(request)
     token = secrets.token_urlsafe(32)
     now = node.clock()
@@ -119,10 +124,11 @@ def _create(request: Request, member_id: int | None, lang: str | None, ttl: time
         expires_at=now + ttl,
         auth_time=now if member_id is not None else None,
     )
-    if connection is not None:
-        connection.execute(_INSERT_SESSION, asdict(row))
-    else:
-        node.direct_reads.write(_INSERT_SESSION, asdict(row))
+    return row, token
+
+
+def _adopt(request: Request, row: BrowserSession, token: str, ttl: timedelta) -> BrowserSession:
+    """The stored ``row`` is the request's session from now on; the response sets its cookie."""
     request.state.web_session = row
     request.state.set_session_cookie = (token, int(ttl.total_seconds()))
     return row
@@ -130,29 +136,41 @@ def _create(request: Request, member_id: int | None, lang: str | None, ttl: time
 
 def ensure_session(request: Request) -> BrowserSession:
     """The current session, or a new anonymous one (it carries the CSRF token and the language choice)."""
-    return current_session(request) or _create(request, None, None, PRE_LOGIN_TTL)
+    found = current_session(request)
+    if found is not None:
+        return found
+    row, token = _new_session(request, None, None, PRE_LOGIN_TTL)
+    node_of(request).direct_reads.write(_INSERT_SESSION, asdict(row))
+    return _adopt(request, row, token, PRE_LOGIN_TTL)
 
 
-def sign_in(request: Request, member_id: int, connection: DirectConnection) -> BrowserSession:
-    """Replace the current session (if any) with a fresh authenticated one: the old id stops working.
+@dataclass
+class Replacement:
+    """A signed-in session about to replace the current one (session fixation, SECURITY W1): the parameters of
+    :data:`REPLACEMENT_WRITES`, which the caller commits with the rest of the sign-in, then :meth:`adopt`."""
 
-    Written in the caller's transaction on ``connection``, with whatever else the sign-in records (one commit).
-    """
+    row: BrowserSession
+    token: str
+    ttl: timedelta
+    params: dict[str, object]
+
+    def adopt(self, request: Request) -> BrowserSession:
+        return _adopt(request, self.row, self.token, self.ttl)
+
+
+def replacement(request: Request, member_id: int) -> Replacement:
+    """The fresh authenticated session that replaces the current one, if any (keeping its language): the old id
+    stops working once :data:`REPLACEMENT_WRITES` are committed with these parameters."""
     old = current_session(request)
-    lang = old.lang if old else None
-    if old is not None:
-        end_session(request, old, clear_cookie=False, connection=connection)
     ttl = timedelta(hours=node_of(request).settings.session_ttl_hours)
-    return _create(request, member_id, lang, ttl, connection)
+    row, token = _new_session(request, member_id, old.lang if old else None, ttl)
+    # No current session: the delete matches no row (``token_hash = NULL`` is never true).
+    return Replacement(row, token, ttl, {**asdict(row), "old_token_hash": old.token_hash if old else None})
 
 
-def end_session(request: Request, row: BrowserSession, clear_cookie: bool = True,
-                connection: DirectConnection | None = None) -> None:
-    """Delete the session row, in the caller's transaction on ``connection``, or else at once."""
-    if connection is not None:
-        connection.execute(_DELETE_SESSION, {"hash": row.token_hash})
-    else:
-        node_of(request).direct_reads.write(_DELETE_SESSION, {"hash": row.token_hash})
+def end_session(request: Request, row: BrowserSession, clear_cookie: bool = True) -> None:
+    """Delete the session row (signing out)."""
+    node_of(request).direct_reads.write(_DELETE_SESSION, {"hash": row.token_hash})
     request.state.web_session = None
     if clear_cookie:
         request.state.clear_session_cookie = True

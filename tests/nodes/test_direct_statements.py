@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from nodes.context import NodeContext
 from nodes.oidc.clients import ClientRegistration, register_client
 from nodes.oidc.store import _AFFILIATIONS_OF, _CLIENT, _MEMBER
-from nodes.storage.direct import DirectReads, DirectStatement
+from nodes.storage.direct import DirectBatch, DirectReads, DirectStatement
 from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcToken
 from tests.seed import COMPANY_AFFILIATION, SCHOOL_AFFILIATION, seed_member
@@ -135,23 +135,67 @@ def test_a_direct_transaction_commits_its_statements_together_or_none_of_them(ma
     ctx.direct_reads.dispose()
 
 
-def test_a_direct_transaction_on_a_connection_killed_while_pooled_begins_on_a_fresh_one(make_node):
-    """PostgreSQL's direct pool has no pre-ping: ``BEGIN`` is what finds a dead connection, before anything ran."""
+def kill_other_connections(node) -> int:
+    with node.engine.connect() as admin:
+        return int(admin.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one())
+
+
+def test_a_write_never_goes_to_a_connection_the_server_closed_while_it_was_pooled(make_node):
+    """PostgreSQL's direct pool has no pre-ping, and a write may not be replayed: a connection the server closed
+    while pooled is seen at checkout (its socket is readable) and replaced before anything is sent on it."""
     node = make_node()
     if node.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL fault: a SQLite connection cannot be killed from outside")
     member = seed_member(node.engine, password="a long enough password")
     reads = DirectReads(node.engine.url.render_as_string(hide_password=False), timeout=5)
-    with reads.connection() as connection:
-        assert connection.first(_MEMBER, {"member_id": member.id}) is not None
-    with node.engine.connect() as admin:
-        admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     renamed = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id")).values(
         given_name=bindparam("name")))
-    with reads.writing() as connection:
-        assert connection.execute(renamed, {"id": member.id, "name": "Renamed"}) == 1
-    with node.engine.connect() as connection:
-        assert connection.execute(select(_MEMBERS.c.given_name).where(_MEMBERS.c.id == member.id)).scalar_one() \
-            == "Renamed"
+
+    def stored_name() -> str:
+        with node.engine.connect() as connection:
+            return str(connection.execute(
+                select(_MEMBERS.c.given_name).where(_MEMBERS.c.id == member.id)).scalar_one())
+
+    with reads.connection() as connection:
+        assert connection.first(_MEMBER, {"member_id": member.id}) is not None
+    assert kill_other_connections(node) >= 1
+    assert reads.write(renamed, {"id": member.id, "name": "Once"}) == 1  # autocommit: one statement
+    assert stored_name() == "Once"
+    assert kill_other_connections(node) >= 1
+    with reads.writing() as connection:  # BEGIN ... COMMIT
+        assert connection.execute(renamed, {"id": member.id, "name": "Twice"}) == 1
+    assert stored_name() == "Twice"
     reads.dispose()
+
+
+def test_a_batch_stores_all_its_writes_or_none_of_them(make_node):
+    """A DirectBatch (one statement of data-modifying CTEs on PostgreSQL, a transaction on SQLite): the sign-in's
+    session, throttle and audit writes are stored together, and a failing part leaves nothing of the others."""
+    node = make_node()
+    ctx = context(node)
+    member = seed_member(node.engine, password="a long enough password")
+    rename = update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id")).values(given_name=bindparam("name"))
+    add_token = insert(_TOKENS).values({name: bindparam(name) for name in (
+        "family", "client_id", "member_id", "access_hash", "scope", "claims", "auth_time", "issued_at",
+        "access_expires_at")})
+    row, _ = register_client(ctx, ClientRegistration(name="Hub", redirect_uris=["https://hub.example/cb"]), "test")
+    now = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
+    params = {"id": member.id, "family": "f" * 32, "client_id": row.client_id, "member_id": member.id,
+              "access_hash": "e" * 64, "scope": "openid", "claims": {}, "auth_time": now, "issued_at": now,
+              "access_expires_at": now + timedelta(minutes=5)}
+    batch = DirectBatch(rename, add_token)
+    assert ctx.direct_reads.write(batch, {**params, "name": "First"}) == 1
+
+    def stored() -> tuple[str, int]:
+        with node.engine.connect() as connection:
+            name = connection.execute(select(_MEMBERS.c.given_name).where(_MEMBERS.c.id == member.id)).scalar_one()
+            tokens = len(connection.execute(select(_TOKENS.c.id)).all())
+        return str(name), tokens
+
+    assert stored() == ("First", 1)
+    with pytest.raises(DBAPIError):  # the same access hash again: the token's unique index refuses the last part
+        ctx.direct_reads.write(batch, {**params, "name": "Second"})
+    assert stored() == ("First", 1), "the rename of the failed batch was not kept"
+    ctx.direct_reads.dispose()
