@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from federation.oidc.http import HttpRequest
+from federation.oidc.models import secret_hash
 from nodes import keyring, members
 from nodes.context import NodeContext
 from nodes.oidc.node_provider import build_provider, one_session
@@ -77,7 +78,7 @@ def core_costs(client: Any, tokens: list[dict[str, Any]], rounds: int = 300,
     def refresh() -> None:
         form = [("grant_type", "refresh_token"), ("refresh_token", chain[-1])]
         headers = {"authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"}
-        with one_session(provider):
+        with one_session(provider, secret_hash(chain[-1])):  # as the route does: the token read with its client
             answer = provider.token(HttpRequest("POST", f"{issuer}/token", headers, (), form))
         assert answer.status == 200, answer.body
         chain.append(answer.body["refresh_token"])

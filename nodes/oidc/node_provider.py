@@ -95,7 +95,7 @@ def provider_of(request: Request) -> Provider:
     return provider
 
 
-def one_session(provider: Provider) -> AbstractContextManager[None]:
+def one_session(provider: Provider, refresh_hash: str | None = None) -> AbstractContextManager[None]:
     """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
     store = provider.store
-    return store.one_session() if isinstance(store, SqlProviderStore) else nullcontext()
+    return store.one_session(refresh_hash=refresh_hash) if isinstance(store, SqlProviderStore) else nullcontext()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, update
+from sqlalchemy import bindparam, exists, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -44,6 +44,7 @@ from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
 
 CLIENT_AUTH_THRESHOLD = 10
+CLIENT_KEY_PREFIX = "client:"
 
 
 @dataclass
@@ -60,6 +61,10 @@ class _RequestScope:
     #: hash; ``None`` for a hash that matched no token. A scope opened with them answers from what was read and
     #: never touches the database: it serves the event loop, which must not wait on a connection.
     read_ahead: Mapping[str, DirectRow | None] | None = None
+    #: The hash of the refresh token the request presents (a refresh grant), read on first need with its client's
+    #: lockout; the rows read, by hash (``None``: no such token).
+    refresh_hash: str | None = None
+    refresh_rows: dict[str, DirectRow | None] = field(default_factory=dict)
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
@@ -177,9 +182,14 @@ _WITH_GRANT = select(
 # read by a list of hashes: UserInfo requests that arrive together are answered from one read (nodes.oidc.token_reads).
 _ACCESS_TOKENS_READ = userinfo_reads(
     _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.access_hash, "hashes"))
-_REFRESH_TOKEN_READ = userinfo_reads(
-    _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+# A refresh token is read with its client's lockout too: the grant's client authentication, which comes first,
+# then needs no read of its own when the client is the token's (nodes.oidc.token_routes reads the token ahead).
+_REFRESH_TOKEN_READ = userinfo_reads(
+    _WITH_GRANT.add_columns(
+        select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
+            _TOKENS.c.client_id)).scalar_subquery().label("c__locked_until")),
+    _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
 _CLIENT_WITH_LOCK = DirectStatement(
@@ -190,7 +200,7 @@ _CLIENT_WITH_LOCK = DirectStatement(
 
 
 def client_throttle_key(client_id: str) -> str:
-    return f"client:{client_id}"
+    return f"{CLIENT_KEY_PREFIX}{client_id}"
 
 
 def to_client(row: Any) -> Client:
@@ -260,14 +270,16 @@ class SqlProviderStore:
         self._write_lock = node.direct_reads.write_lock
 
     @contextmanager
-    def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None) -> Iterator[None]:
+    def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
+                    refresh_hash: str | None = None) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
-        with it, and none may reach the database."""
+        with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
+        authentication reads the token with its client and lockout, in the one read the grant then uses."""
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash)
         token = _scope.set(scope)
         try:
             yield
@@ -404,7 +416,7 @@ class SqlProviderStore:
         """The token, reading its client, live consent, member and the member's affiliations (and credentials)
         into the request's scope at once."""
         if kind == "refresh_token":
-            row = scope.connection.first(_REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash})
+            row = self._refresh_row(scope, token_hash)
         elif scope.read_ahead is not None and token_hash in scope.read_ahead:
             row = scope.read_ahead[token_hash]
         else:
@@ -428,6 +440,12 @@ class SqlProviderStore:
         if member_id not in scope.member_rows:
             scope.member_rows[member_id] = _Columns(row, "m")
         return token
+
+    def _refresh_row(self, scope: _RequestScope, token_hash: str) -> DirectRow | None:
+        if token_hash not in scope.refresh_rows:
+            scope.refresh_rows[token_hash] = scope.connection.first(
+                _REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash})
+        return scope.refresh_rows[token_hash]
 
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
         """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`): as read
@@ -519,7 +537,13 @@ class SqlProviderStore:
         """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.retry_after` reads it)."""
         key = client_throttle_key(client_id)
         scope = _scope.get()
-        if scope is not None:  # read the client too, for the authentication that follows
+        token = self._refresh_row(scope, scope.refresh_hash) if scope is not None and scope.refresh_hash else None
+        if token is not None and token.client_id == client_id:  # the token's client, read with its lockout
+            if client_id not in scope.clients:  # type: ignore[union-attr]
+                client = _Columns(token, "c")
+                scope.clients[client_id] = to_client(client) if client.disabled_at is None else None  # type: ignore[union-attr]
+            until = token.c__locked_until
+        elif scope is not None:  # read the client too, for the authentication that follows
             row = scope.connection.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
             if client_id not in scope.clients:
                 scope.clients[client_id] = to_client(row) if row is not None and row.disabled_at is None else None

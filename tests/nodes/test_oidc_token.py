@@ -199,6 +199,22 @@ def test_o16_w6_repeated_wrong_secrets_lock_the_client_out(setup):
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
 
 
+def test_w6_a_locked_out_client_cannot_use_its_own_refresh_token(setup):
+    """The lockout is read with the refresh token (one read for both): the token's own client is refused too,
+    and the token is not spent."""
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    locked = flow.token_request(live, platform, data)
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert flow.count(live, OidcToken) == 1, "no token was issued while locked"
+    with Session(flow.node_context(live).engine) as db:
+        assert db.exec(select(OidcToken)).one().refresh_used_at is None, "the refresh token was not spent"
+
+
 def test_o17_refresh_token_rotates_and_reuse_revokes_the_whole_family(setup):
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
