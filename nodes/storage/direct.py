@@ -9,11 +9,14 @@ so the SQL still comes from one definition and from the table metadata; only exe
 come back through the column types' own result processors (JSON text to objects, SQLite's datetime text to
 ``datetime``), so callers see what SQLAlchemy would have handed them.
 
-:class:`DirectReads` is the pool those reads check connections out of, outside any transaction: the node's database
-without a pre-ping round trip per checkout and, on PostgreSQL, in autocommit (no BEGIN and ROLLBACK round trips). A
-connection that died while pooled is thrown away and the read tried once more on a fresh one, which is what the
-pre-ping would have bought; any other database error surfaces as SQLAlchemy's own exception type, so the node answers it
-as it answers every other database failure (503 when unreachable).
+:class:`DirectReads` is the pool those statements check connections out of: the node's database without a pre-ping
+round trip per checkout and, on PostgreSQL, in autocommit (no BEGIN and ROLLBACK round trips around a read). A
+PostgreSQL connection the server closed while it was pooled is seen at checkout (its socket is readable) and replaced;
+a read that still fails because its connection died is tried once more on a fresh one, which is what the pre-ping
+would have bought. Writes go through the same pool (ADR 0500): one statement committed at once, a
+:meth:`DirectReads.writing` transaction, or a :class:`DirectBatch` of writes that commit together (one statement on
+PostgreSQL). Any other database error surfaces as SQLAlchemy's own exception type, so the node answers it as it
+answers every other database failure (503 when unreachable).
 """
 
 from __future__ import annotations
