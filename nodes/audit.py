@@ -44,4 +44,3 @@ def values(clock: Clock, actor: str, action: str, target: str | None = None, ip:
            **detail: Any) -> dict[str, Any]:
     """The parameters of :data:`INSERT` for one event (as :func:`record` takes them)."""
     return {"at": clock(), "actor": actor, "action": action, "target": target, "ip": ip, "detail": detail}
-

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.direct import DirectConnection, DirectStatement
+from nodes.storage.direct import DirectStatement
 from nodes.storage.models import LoginThrottle
 
 ACCOUNT_THRESHOLD = 5
@@ -38,9 +38,8 @@ _TABLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # (nodes/storage/direct.py), as the rest of a sign-in's reads and writes.
 _LOCKS = DirectStatement(select(_TABLE.c.locked_until).where(
     _TABLE.c.key.in_([bindparam("first"), bindparam("second")])))
-#: Forgetting a key's failures (parameter ``key``), for a direct connection or a sign-in's batch.
+#: Forgetting a key's failures (parameter ``key``): part of a successful sign-in's batch (nodes/web/auth.py).
 CLEAR = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
-_CLEAR = DirectStatement(CLEAR)
 
 
 def account_key(email_key: str) -> str:
@@ -75,11 +74,6 @@ def register_failure(db: Session, now: datetime, limits: Sequence[tuple[str, int
     """Count one failure for each ``(key, threshold)``; returns the seconds to wait when a key is now locked."""
     waits = [wait for key, threshold in limits if (wait := _count(db, now, key, threshold)) is not None]
     return max(waits) if waits else None
-
-
-def clear(connection: DirectConnection, key: str) -> None:
-    """Forget the failures of ``key`` (after a successful sign-in), in the transaction on ``connection``."""
-    connection.execute(_CLEAR, {"key": key})
 
 
 def _count(db: Session, now: datetime, key: str, threshold: int) -> int | None:

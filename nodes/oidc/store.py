@@ -349,12 +349,7 @@ class SqlProviderStore:
     def save_code(self, code: AuthorizationCode) -> None:
         values = {name: getattr(code, name) for name in _CODE_FIELDS if name != "created_at"}
         values["created_at"] = self.node.clock()
-        with self._write_lock, self._direct() as connection:
-            if self.engine.dialect.name == "postgresql":  # autocommit: one round trip
-                connection.execute(_INSERT_CODE, values)
-                return
-            with connection.transaction():
-                connection.execute(_INSERT_CODE, values)
+        self.node.direct_reads.write(_INSERT_CODE, values)
 
     def find_code(self, code_hash: str) -> AuthorizationCode | None:
         row = self._first(_CODE_BY_HASH, {"hash": code_hash})

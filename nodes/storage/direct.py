@@ -241,8 +241,8 @@ class DirectConnection:
         """One ``insert``, ``update`` or ``delete``, or a :class:`DirectBatch` (committed at once on PostgreSQL's
         autocommit pool, outside :meth:`transaction`); rows touched.
 
-        Not replayed on a disconnect: the statement may have run. The hot paths read before they write on the
-        same connection, so a connection that died while pooled was already replaced by then."""
+        Not replayed on a disconnect: the statement may have run. A connection that the server closed while it
+        was pooled is replaced at checkout, before anything is sent on it (:func:`_checkout`)."""
         return statement.execute(self._raw.driver_connection, self._dialect, params)
 
     @contextmanager
