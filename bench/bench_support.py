@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,36 @@ from nodes import keyring
 from nodes.context import NodeContext
 from nodes.settings import load_settings
 from nodes.storage.db import make_engine, upgrade
+
+
+class ServerCpu:
+    """CPU time a server process spends during a block, every thread included (``/proc/<pid>/task/*/schedstat``,
+    nanoseconds on the CPU), beside the wall time: CPU per request is steadier than a rate on a shared machine, and
+    CPU over wall says whether the server had its core to itself (``busy`` near 100 % when the load saturates it)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cpu = self.wall = 0.0
+
+    def _now(self) -> float:
+        total = 0
+        for path in Path(f"/proc/{self.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(path.read_text().split()[0])
+        return total / 1e9
+
+    def __enter__(self) -> ServerCpu:
+        self._started, self._wall = self._now(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu, self.wall = self._now() - self._started, time.perf_counter() - self._wall
+
+    def per(self, count: int) -> str:
+        """``server CPU ... per request, core busy ...`` for ``count`` answers (empty where /proc is missing)."""
+        if not count or not self.cpu:
+            return ""
+        return f"server CPU {self.cpu / count * 1e6:6.0f} µs each, its core busy {self.cpu / self.wall:4.0%}"
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_support import postgres_database  # noqa: E402
+from bench_support import ServerCpu, postgres_database  # noqa: E402
 from http_load import Answer, closed_loop, request_bytes  # noqa: E402
 from oidc_flows import (  # noqa: E402
     FlowRunner,
@@ -123,12 +123,16 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
             flows.warm_up()
             if "flows" in args.parts:
                 with profiled(args.profile, process.pid, f"{label}-flows", args.seconds * 2, client_cpus):
-                    first = flows.measure(args.flow_clients, args.seconds, consent_page=True)
-                    again = flows.measure(args.flow_clients, args.seconds, consent_page=False)
-                for name, result in (("first visit (consent page)", first), ("returning member", again)):
+                    with ServerCpu(process.pid) as first_cpu:
+                        first = flows.measure(args.flow_clients, args.seconds, consent_page=True)
+                    with ServerCpu(process.pid) as again_cpu:
+                        again = flows.measure(args.flow_clients, args.seconds, consent_page=False)
+                for name, result, cpu in (("first visit (consent page)", first, first_cpu),
+                                          ("returning member", again, again_cpu)):
                     print(f"  complete code flows, {name}, {args.flow_clients} httpx clients: "
                           f"{result.rate:6.1f} flows/s  [target >= {TARGETS['flows']}: "
                           f"{verdict(result.rate >= 30)}; Keycloak 15/s per vCPU]")
+                    print(f"      {cpu.per(result.flows)}")
                     for step, summary in result.steps():
                         print(f"      {step:24} {summary}")
             if not {"refresh", "userinfo", "core"} & set(args.parts):
@@ -136,16 +140,20 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
             tokens = flows.tokens(max(args.clients * 2, 96))
             access = [token["access_token"] for token in tokens[:args.clients]]
             if "refresh" in args.parts:
-                refresh, access = measure_refresh(port, host, client, tokens, args, label, process.pid,
-                                                  client_cpus)
+                with ServerCpu(process.pid) as cpu:
+                    refresh, access = measure_refresh(port, host, client, tokens, args, label, process.pid,
+                                                      client_cpus)
                 p99 = refresh.percentile(0.99) * 1000
                 ok = refresh.rate >= TARGETS["refresh"] and p99 < TARGETS["refresh_p99_ms"]
                 print(f"  refresh-token grants, {args.clients} clients:      {refresh.describe()}")
+                print(f"      {cpu.per(len(refresh.latencies))}")
                 print(f"      [target >= 1,200/s with p99 < 100 ms: {verdict(ok)}; Keycloak 120/s per vCPU]")
             if "userinfo" in args.parts:
-                with profiled(args.profile, process.pid, f"{label}-userinfo", args.seconds, client_cpus):
+                with profiled(args.profile, process.pid, f"{label}-userinfo", args.seconds, client_cpus), \
+                        ServerCpu(process.pid) as cpu:
                     userinfo = measure_userinfo(port, host, access, args)
                 print(f"  UserInfo GET, {args.clients} clients:              {userinfo.describe()}")
+                print(f"      {cpu.per(len(userinfo.latencies))}")
                 print(f"      [target >= 3,000/s: {verdict(userinfo.rate >= TARGETS['userinfo'])}]")
             if "core" in args.parts:
                 print("  the provider core called directly (no HTTP), one thread, sequential:")
