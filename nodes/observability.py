@@ -35,10 +35,24 @@ _SECRET_PATTERNS = [
 ]
 
 
+#: Short strings already found to hold nothing to redact. A request line repeats most of its strings (its level,
+#: logger, method, route and message), and four substitutions on each cost more than the rest of the line; a string
+#: that needed redaction is never kept here. Bounded: emptied when full.
+_CLEAN: set[str] = set()
+_CLEAN_MAX, _CLEAN_LONGEST = 4096, 256
+
+
 def redact(text: str) -> str:
     """Replace secret-looking values in ``text`` with ``[redacted]``."""
+    if text in _CLEAN:
+        return text
+    original = text
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    if text == original and len(text) <= _CLEAN_LONGEST:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
     return text
 
 
@@ -67,11 +81,13 @@ class RedactingFilter(logging.Filter):
 class RedactingJsonFormatter(JsonFormatter):
     """JSON lines whose every field, the traceback included, has been through :func:`redact_value`."""
 
-    _ALWAYS = frozenset({"level", "name", "asctime", "message", "exc_info", "stack_info"})
+    _ALWAYS = frozenset({"level", "name", "message", "exc_info", "stack_info"})
+    _OWN = frozenset({"asctime"})  # the formatter's own timestamp: nothing of the record's content
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         return {
-            key: (redact(value) if isinstance(value, str) else value) if key in self._ALWAYS
+            key: value if key in self._OWN
+            else (redact(value) if isinstance(value, str) else value) if key in self._ALWAYS
             else redact_value(key, value)
             for key, value in log_data.items()
         }

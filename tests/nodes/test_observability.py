@@ -149,3 +149,11 @@ def test_probe_successes_stay_out_of_info_logs_but_their_failures_do_not():
     ]
     labels = {"method": "GET", "route": "/healthz", "status": "2xx"}
     assert metrics.registry.get_sample_value("passerelle_http_requests_total", labels) == 1, "still counted"
+
+
+def test_w5_a_string_seen_clean_stays_unchanged_and_a_secret_is_redacted_every_time():
+    """Clean strings are remembered (a request line repeats them); a secret never is."""
+    assert redact("POST /token 200") == "POST /token 200"
+    assert redact("POST /token 200") == "POST /token 200"
+    for _ in range(3):
+        assert redact("refresh_token=abc123") == "refresh_token=[redacted]"
