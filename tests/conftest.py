@@ -38,6 +38,9 @@ def database_kind() -> str:
 
 
 _PORTS_PER_WORKER = 5000
+# Ports that browsers refuse to load (net::ERR_UNSAFE_PORT): Chromium's restricted list, of which only 10080 (amanda)
+# falls in the ranges below. A browser test once drew it.
+_BROWSER_UNSAFE_PORTS = frozenset({10080})
 # Started at an offset of this process's own, so that two test runs on one machine do not walk the same ports.
 _next_port = itertools.count(os.getpid() % _PORTS_PER_WORKER)
 
@@ -48,12 +51,15 @@ def free_port() -> int:
     ``bind(0)`` would draw from the kernel's ephemeral range, where a port released here can be drawn again at once
     by the other xdist worker (or become an HTTP client's source port) before the node that was meant to use it
     binds it: a test then talks to another test's node (CI saw exactly that). Each worker therefore counts through
-    a range of its own below the ephemeral range, skipping any port something else already holds."""
+    a range of its own below the ephemeral range, skipping any port something else already holds, and the ports a
+    browser would refuse."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) % 4 if worker[2:].isdigit() else 0
     base = 10000 + index * _PORTS_PER_WORKER
     for _ in range(_PORTS_PER_WORKER):
         port = base + next(_next_port) % _PORTS_PER_WORKER
+        if port in _BROWSER_UNSAFE_PORTS:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

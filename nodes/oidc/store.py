@@ -533,10 +533,10 @@ class SqlProviderStore:
         key = client_throttle_key(client_id)
         scope = _scope.get()
         token = self._refresh_row(scope, scope.refresh_hash) if scope is not None and scope.refresh_hash else None
-        if token is not None and token.client_id == client_id:  # the token's client, read with its lockout
-            if client_id not in scope.clients:  # type: ignore[union-attr]
+        if scope is not None and token is not None and token.client_id == client_id:  # read with its lockout
+            if client_id not in scope.clients:
                 client = _Columns(token, "c")
-                scope.clients[client_id] = to_client(client) if client.disabled_at is None else None  # type: ignore[union-attr]
+                scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
             until = token.c__locked_until
         elif scope is not None:  # read the client too, for the authentication that follows
             row = scope.connection.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
