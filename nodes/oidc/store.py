@@ -143,7 +143,8 @@ def _token_if(marking: Any) -> DirectStatement:
 
 # (the marking alone for SQLite, the statement that also inserts the token for PostgreSQL)
 _ROTATE = (DirectStatement(_ROTATION), _token_if(_ROTATION))
-_REDEEM = (DirectStatement(_REDEMPTION), _token_if(_REDEMPTION))
+_MARK_CODE_USED = DirectStatement(_REDEMPTION)
+_REDEEM = (_MARK_CODE_USED, _token_if(_REDEMPTION))
 _CLIENT = DirectStatement(select(OidcClient.__table__).where(  # type: ignore[attr-defined]
     OidcClient.__table__.c.client_id == bindparam("client_id")  # type: ignore[attr-defined]
 ))
@@ -363,12 +364,7 @@ class SqlProviderStore:
         )
 
     def consume_code(self, code_id: int, now: datetime) -> bool:
-        with self._writing() as db:
-            result = db.exec(  # type: ignore[call-overload]
-                update(OidcCode).where(col(OidcCode.id) == code_id, col(OidcCode.used_at).is_(None))
-                .values(used_at=now)
-            )
-            return bool(result.rowcount == 1)
+        return self.node.direct_reads.write(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
 
     def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
         return self._mark_and_insert(_REDEEM, {"redeemed_id": code_id, "now": now}, record)

@@ -28,7 +28,7 @@ from nodes.storage.models import Member
 from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import language, render
 from nodes.web.redirects import safe_next
-from nodes.web.sessions import REPLACEMENT_WRITES, current_session, end_session, node_of, replacement
+from nodes.web.sessions import REPLACEMENT_WRITES, current_session, end_session, member_of, node_of, replacement
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -36,7 +36,6 @@ AFTER_SIGN_IN = "/me"
 _REFUSED_STATUS = {"unknown": 400, "used": 410, "expired": 410}
 
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
-_MEMBER_COLUMNS = tuple(column.name for column in _MEMBERS.c)
 # A sign-in's reads and writes go through the direct pool (nodes/storage/direct.py): the password check is the
 # cost a sign-in should have, not the ORM's units of work around it.
 _MEMBER_BY_KEY = DirectStatement(select(_MEMBERS).where(_MEMBERS.c.email_key == bindparam("key")))
@@ -191,7 +190,7 @@ def _member_by_key(node: NodeContext, key: str | None) -> Member | None:
         return None
     with node.direct_reads.connection() as connection:
         row = connection.first(_MEMBER_BY_KEY, {"key": key})
-    return Member(**{name: getattr(row, name) for name in _MEMBER_COLUMNS}) if row is not None else None
+    return member_of(row) if row is not None else None
 
 
 def _signin_page(request: Request, target: str, email: str, message: str, status: int,

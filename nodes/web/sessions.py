@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
 from nodes.context import NodeContext
-from nodes.storage.direct import DirectStatement
+from nodes.storage.direct import DirectRow, DirectStatement
 from nodes.storage.models import Member, WebSession
 from nodes.web.errors import ProblemError
 
@@ -43,13 +43,10 @@ _SESSION_WITH_MEMBER = DirectStatement(
 # Sessions are written on the direct pool too: one is created for each new visitor and replaced at each sign-in,
 # and an ORM unit of work cost several times the statement.
 _INSERT_SESSION = DirectStatement(insert(_SESSIONS).values({name: bindparam(name) for name in _SESSION_COLUMNS}))
-_DELETE_SESSION = DirectStatement(delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")))
+_DELETE_SESSION = DirectStatement(delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("old_token_hash")))
 #: The writes of :func:`replacement` (the old session's end, the new one's start), for the sign-in's batch
 #: (nodes/storage/direct.py, ``DirectBatch``) with whatever else the sign-in records.
-REPLACEMENT_WRITES = (
-    delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("old_token_hash")),
-    _INSERT_SESSION.statement,
-)
+REPLACEMENT_WRITES = (_DELETE_SESSION.statement, _INSERT_SESSION.statement)
 _SET_LANGUAGE = DirectStatement(
     update(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")).values(lang=bindparam("lang")))
 
@@ -98,10 +95,15 @@ def current_session(request: Request) -> BrowserSession | None:
         if row is not None and aware(row.expires_at) > node.clock():
             found = BrowserSession(**{name: getattr(row, name) for name in _SESSION_COLUMNS})
             if row.m__id is not None:
-                member = Member(**{name: getattr(row, f"m__{name}") for name in _MEMBER_COLUMNS})
+                member = member_of(row, "m__")
                 request.state.session_member = (found.token_hash, member)
     request.state.web_session = found
     return found
+
+
+def member_of(row: DirectRow, prefix: str = "") -> Member:
+    """The ``member`` columns of a direct row (named ``<prefix><column>``) as a :class:`Member`."""
+    return Member(**{name: getattr(row, f"{prefix}{name}") for name in _MEMBER_COLUMNS})
 
 
 def session_member(request: Request, session: BrowserSession) -> Member | None:
@@ -170,7 +172,7 @@ def replacement(request: Request, member_id: int) -> Replacement:
 
 def end_session(request: Request, row: BrowserSession, clear_cookie: bool = True) -> None:
     """Delete the session row (signing out)."""
-    node_of(request).direct_reads.write(_DELETE_SESSION, {"hash": row.token_hash})
+    node_of(request).direct_reads.write(_DELETE_SESSION, {"old_token_hash": row.token_hash})
     request.state.web_session = None
     if clear_cookie:
         request.state.clear_session_cookie = True
