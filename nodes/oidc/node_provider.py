@@ -95,7 +95,10 @@ def provider_of(request: Request) -> Provider:
     return provider
 
 
-def one_session(provider: Provider, refresh_hash: str | None = None) -> AbstractContextManager[None]:
+def one_session(provider: Provider, refresh_hash: str | None = None,
+                on_loop: bool = False) -> AbstractContextManager[None]:
     """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
     store = provider.store
-    return store.one_session(refresh_hash=refresh_hash) if isinstance(store, SqlProviderStore) else nullcontext()
+    if not isinstance(store, SqlProviderStore):
+        return nullcontext()
+    return store.one_session(refresh_hash=refresh_hash, on_loop=on_loop)

@@ -39,7 +39,7 @@ from nodes.context import NodeContext
 from nodes.credentials_service import LIVE_DOCUMENTS
 from nodes.oidc.userinfo_read import affiliations_of, documents_of, one_of, userinfo_reads
 from nodes.storage.db import transaction
-from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement
+from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement, WouldBlock, try_locked
 from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
 
@@ -72,6 +72,13 @@ class _RequestScope:
     # Read with a token (nodes.oidc.userinfo_read), parsed only if the answer needs them.
     affiliations_json: dict[int, str | None] = field(default_factory=dict)
     documents_json: dict[int, str | None] = field(default_factory=dict)
+    #: Run on the event loop (SQLite's token endpoint, ADR 0600): reads and writes go through a connection that
+    #: never waits, the write lock is only tried, and anything that would wait raises
+    #: :class:`~nodes.storage.direct.WouldBlock` while nothing is written yet, for the request to be run again on a
+    #: worker thread. The ORM session, which waits on SQLite's busy timeout, is such a thing.
+    on_loop: bool = False
+    #: A write of this request committed: from then on, it may not be run again.
+    wrote: bool = False
     _session: Session | None = None
     _connection: DirectConnection | None = None
 
@@ -80,6 +87,7 @@ class _RequestScope:
         """The request's session, opened on first use."""
         if self._session is None:
             self._offline_check()
+            self.may_wait()
             self._session = Session(self.engine, expire_on_commit=False)
         return self._session
 
@@ -87,8 +95,15 @@ class _RequestScope:
     def connection(self) -> DirectConnection:
         if self._connection is None:
             self._offline_check()
-            self._connection = DirectConnection(self.direct.engine)
+            self._connection = self.direct.loop_connection() if self.on_loop else DirectConnection(self.direct.engine)
         return self._connection
+
+    def may_wait(self) -> None:
+        """Something is about to wait on a lock: on the event loop, hand the request back to a worker thread while
+        that is still possible. Once a write committed, the request goes on where it is (each path of the core
+        writes once: what comes after its write only reads)."""
+        if self.on_loop and not self.wrote:
+            raise WouldBlock("a store call would wait on the event loop")
 
     def _offline_check(self) -> None:
         if self.read_ahead is not None:
@@ -272,15 +287,16 @@ class SqlProviderStore:
 
     @contextmanager
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
-                    refresh_hash: str | None = None) -> Iterator[None]:
+                    refresh_hash: str | None = None, on_loop: bool = False) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
         with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
-        authentication reads the token with its client and lockout, in the one read the grant then uses."""
+        authentication reads the token with its client and lockout, in the one read the grant then uses. With
+        ``on_loop`` (SQLite only), the calls never wait: see :attr:`_RequestScope.on_loop`."""
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, on_loop=on_loop)
         token = _scope.set(scope)
         try:
             yield
@@ -321,8 +337,10 @@ class SqlProviderStore:
 
         On SQLite, writers of this process queue on :attr:`_write_lock` first (see ``__init__``).
         """
+        scope = _scope.get()
+        if scope is not None:
+            scope.may_wait()
         with self._write_lock:
-            scope = _scope.get()
             if scope is None:
                 with transaction(self.engine) as db:
                     yield db
@@ -331,6 +349,7 @@ class SqlProviderStore:
             try:
                 yield db
                 db.commit()
+                scope.wrote = True
             except BaseException:
                 db.rollback()
                 raise
@@ -364,7 +383,13 @@ class SqlProviderStore:
         )
 
     def consume_code(self, code_id: int, now: datetime) -> bool:
-        return self.node.direct_reads.write(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
+        scope = _scope.get()
+        if scope is None or not scope.on_loop:
+            return self.node.direct_reads.write(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
+        with try_locked(self._write_lock), scope.connection.transaction():
+            marked = scope.connection.execute(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
+        scope.wrote = True
+        return marked
 
     def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
         return self._mark_and_insert(_REDEEM, {"redeemed_id": code_id, "now": now}, record)
@@ -380,11 +405,15 @@ class SqlProviderStore:
             with self._direct() as connection:
                 return connection.execute(with_insert, {**params, **_token_values(record)}) == 1
         # SQLite: the two statements in one transaction on the request's direct connection (no session to open).
-        with self._write_lock, self._direct() as connection, connection.transaction():
+        scope = _scope.get()
+        lock = try_locked(self._write_lock) if scope is not None and scope.on_loop else self._write_lock
+        with lock, self._direct() as connection, connection.transaction():
             if connection.execute(marking, params) != 1:
                 return False
             connection.execute(_INSERT_TOKEN, _token_values(record))
-            return True
+        if scope is not None:
+            scope.wrote = True
+        return True
 
     def find_token(self, token_hash: str, kind: str) -> TokenRecord | None:
         kind = "refresh_token" if kind == "refresh_token" else "access_token"

@@ -8,8 +8,9 @@ parameters FastAPI could parse (the core reads the request itself). The routes s
 document, as discovery (``/.well-known/openid-configuration``) is where OpenID Connect clients learn them.
 
 Each reads the request once on the event loop (:func:`nodes.oidc.adapter.oauth_request`). Token, revocation and
-introspection then make one hop to a worker thread where the synchronous core runs, all its store calls sharing one
-database session. UserInfo, which writes nothing and reads one row, reads that row ahead (coalesced with the
+introspection then run the synchronous core, all its store calls sharing one database connection: on PostgreSQL in
+a worker thread; on SQLite first on the event loop itself, going to a worker thread only when a store call would
+wait (ADR 0600). UserInfo, which writes nothing and reads one row, reads that row ahead (coalesced with the
 UserInfo reads waiting at the same time) and answers on the event loop. Token, introspection and UserInfo answers
 carry ``Cache-Control: no-store`` (SECURITY O22).
 """
@@ -36,7 +37,7 @@ from nodes.oidc.adapter import oauth_request, to_response
 from nodes.oidc.node_provider import one_session, provider_of
 from nodes.oidc.store import SqlProviderStore
 from nodes.oidc.token_reads import CoalescedReads
-from nodes.storage.direct import DirectRow
+from nodes.storage.direct import DirectRow, WouldBlock
 from nodes.web.sessions import node_of
 from nodes.web.threads import run_limited
 
@@ -117,9 +118,10 @@ HOT_ROUTES = (
 Endpoint = Callable[[Provider, HttpRequest], HttpResponse]
 
 
-#: Threads per worker that run the provider core at once (:mod:`nodes.web.threads`), by database. On SQLite the
-#: core waits on nothing but the GIL and the write lock: two threads keep the event loop fed, and more only
-#: contend (refresh grants' p99 64 ms with two, 74-124 ms with four, at the same rate). On PostgreSQL a thread
+#: Threads per worker that run the provider core at once (:mod:`nodes.web.threads`), by database. On SQLite they
+#: serve revocations and the requests handed back by the event loop (a lock held elsewhere); the core waits on
+#: nothing but the GIL and the write lock there, and two threads were measured best when they served every token
+#: request (refresh grants' p99 64 ms with two, 74-124 ms with four, at the same rate). On PostgreSQL a thread
 #: spends much of a request waiting on the network, and a few overlap those waits: refresh grants on one core,
 #: 64 clients, 920/s with two threads, 1,016/s with three, 1,073/s (p99 85 ms) with four, 1,061/s (p99 103 ms)
 #: with six, 1,003/s with eight.
@@ -132,19 +134,31 @@ def _oidc_threads(database: str) -> int:
 
 
 async def _serve(request: Request, endpoint: Endpoint) -> Response:
-    """Read the request on the event loop, then run the core, which blocks on the database, in a worker thread.
+    """Read the request on the event loop, then run the core.
 
     The store reads on its direct pool (:mod:`nodes.storage.direct`) and may write (a rotation, a revocation, a
-    client's failed authentication), which on SQLite may wait on the write lock.
+    client's failed authentication). On PostgreSQL every statement waits on the network, so the core runs in a
+    worker thread. On SQLite, token and introspection requests are first answered on the event loop itself (ADR
+    0600): SQLite answers in microseconds, and the thread hop with its interpreter-lock hand-offs cost more than
+    the statements. Nothing there may wait, though: where a store call would (a lock held by another writer, a
+    path that writes through the ORM session), it raises :class:`~nodes.storage.direct.WouldBlock` before
+    anything is written, and the request is run again in a worker thread. Revocation always writes through the
+    session, so it goes to the thread directly.
     """
     oauth = await oauth_request(request)
+    database = node_of(request).engine.dialect.name
+    if database == "sqlite" and endpoint is not Provider.revoke:
+        try:
+            return _answer(request, endpoint, oauth, on_loop=True)
+        except WouldBlock:
+            pass  # nothing was written: run it where it may wait
     answer = functools.partial(_answer, request, endpoint, oauth)
-    return await run_limited("oidc", _oidc_threads(node_of(request).engine.dialect.name), answer)
+    return await run_limited("oidc", _oidc_threads(database), answer)
 
 
-def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest) -> Response:
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, on_loop: bool = False) -> Response:
     provider = provider_of(request)
-    with one_session(provider, _presented_refresh_token(endpoint, oauth)):
+    with one_session(provider, _presented_refresh_token(endpoint, oauth), on_loop=on_loop):
         return to_response(endpoint(provider, oauth))
 
 

@@ -17,6 +17,11 @@ would have bought. Writes go through the same pool (ADR 0500): one statement com
 :meth:`DirectReads.writing` transaction, or a :class:`DirectBatch` of writes that commit together (one statement on
 PostgreSQL). Any other database error surfaces as SQLAlchemy's own exception type, so the node answers it as it
 answers every other database failure (503 when unreachable).
+
+On SQLite, :meth:`DirectReads.loop_connection` serves work that runs on the event loop itself (the token endpoint,
+ADR 0600): its connections never wait. Where a statement would wait for a lock (SQLite's busy timeout is zero on
+them, and this process's write lock is only tried), :class:`WouldBlock` is raised instead, before anything is
+written, and the caller runs the request again on a worker thread, where waiting harms no one else.
 """
 
 from __future__ import annotations
@@ -31,6 +36,15 @@ from typing import Any
 from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
+
+#: SQLite's primary result codes for a lock held elsewhere (``SQLITE_BUSY``, ``SQLITE_LOCKED``).
+_SQLITE_LOCK_CODES = (5, 6)
+
+
+class WouldBlock(Exception):  # noqa: N818 (a condition, not a failure: the caller retries where it may wait)
+    """Work on the event loop met a lock it would have to wait for (another writer of this process, or another
+    process's lock on the SQLite file). Raised before anything was written: the request can be run again on a
+    worker thread."""
 
 
 class DirectRow:
@@ -181,6 +195,10 @@ class DirectReads:
         # writer before them commits. Re-entrant: a writer may call another. PostgreSQL locks rows: no lock there.
         self.write_lock: AbstractContextManager[Any] = (
             threading.RLock() if url.startswith("sqlite") else nullcontext())
+        #: SQLite: connections for the event loop, which must never wait (:meth:`loop_connection`).
+        self.loop_engine: Engine | None = None
+        if url.startswith("sqlite"):
+            self.loop_engine = make_engine(url, timeout=0, pool_pre_ping=False)
         if url.startswith("postgresql"):
             # A second pool of server connections per worker: kept small (the reads are short and the OIDC routes
             # run on four threads) so that two pools and several workers stay within the server's max_connections.
@@ -195,6 +213,14 @@ class DirectReads:
             yield connection
         finally:
             connection.close()
+
+    def loop_connection(self) -> DirectConnection:
+        """SQLite: a connection for work on the event loop. Its busy timeout is zero, so a statement that meets
+        another process's lock raises :class:`WouldBlock` at once instead of waiting (the caller then takes this
+        process's :attr:`write_lock` with :func:`try_locked`, never by waiting)."""
+        if self.loop_engine is None:
+            raise RuntimeError("only SQLite serves work on the event loop")
+        return DirectConnection(self.loop_engine, on_loop=True)
 
     @contextmanager
     def writing(self) -> Iterator[DirectConnection]:
@@ -213,19 +239,38 @@ class DirectReads:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
+
+
+@contextmanager
+def try_locked(lock: AbstractContextManager[Any]) -> Iterator[None]:
+    """Hold ``lock`` (a :attr:`DirectReads.write_lock`) if it is free now; :class:`WouldBlock` if it is not."""
+    acquire = getattr(lock, "acquire", None)
+    if acquire is None:  # PostgreSQL's: no lock
+        with lock:
+            yield
+        return
+    if not acquire(blocking=False):
+        raise WouldBlock("this process's SQLite write lock is held")
+    try:
+        yield
+    finally:
+        lock.release()  # type: ignore[attr-defined]
 
 
 class DirectConnection:
     """A checked-out DBAPI connection whose first failed read, if it is a disconnect, is replayed on a new one."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine, self._dialect = engine, engine.dialect
+    def __init__(self, engine: Engine, on_loop: bool = False) -> None:
+        self._engine, self._dialect, self._on_loop = engine, engine.dialect, on_loop
         self._raw, self._fresh = _checkout(engine), False
 
     def rows(self, statement: DirectStatement, params: Mapping[str, Any]) -> list[DirectRow]:
         try:
             return statement.rows(self._raw.driver_connection, self._dialect, params)
         except DBAPIError as exc:
+            self._would_block(exc)
             if self._fresh or not self._dialect.is_disconnect(exc.orig, self._raw.driver_connection, None):  # type: ignore[arg-type]
                 raise
             self._raw.invalidate(exc.orig)
@@ -243,7 +288,17 @@ class DirectConnection:
 
         Not replayed on a disconnect: the statement may have run. A connection that the server closed while it
         was pooled is replaced at checkout, before anything is sent on it (:func:`_checkout`)."""
-        return statement.execute(self._raw.driver_connection, self._dialect, params)
+        try:
+            return statement.execute(self._raw.driver_connection, self._dialect, params)
+        except DBAPIError as exc:
+            self._would_block(exc)
+            raise
+
+    def _would_block(self, exc: DBAPIError) -> None:
+        """On a connection of the event loop, a lock held elsewhere is :class:`WouldBlock`, not a failure."""
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        if self._on_loop and code is not None and code & 0xFF in _SQLITE_LOCK_CODES:
+            raise WouldBlock("SQLite's lock is held by another connection") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -281,7 +336,9 @@ class DirectConnection:
         except self._dialect.loaded_dbapi.Error as exc:
             self._raw.invalidate(exc)
             if commit:
-                raise _sqlalchemy_error(exc, self._dialect, sql or "COMMIT") from exc
+                error = _sqlalchemy_error(exc, self._dialect, sql or "COMMIT")
+                self._would_block(error)  # the transaction was rolled back with its connection
+                raise error from exc
 
     def close(self) -> None:
         """Back to the pool (or closed, when invalidated)."""

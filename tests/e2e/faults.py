@@ -38,10 +38,11 @@ def app_engine(live: Any) -> Engine:
 
 
 def app_engines(live: Any) -> list[Engine]:
-    """Both pools of the running node: its engine, and the direct pool of its hot reads and writes
-    (``nodes.storage.direct``). A fault of the database reaches every connection the node has."""
+    """Every pool of the running node: its engine, the direct pool of its hot reads and writes, and on SQLite the
+    event loop's (``nodes.storage.direct``). A fault of the database reaches every connection the node has."""
     node = live.server.config.app.state.node
-    return [node.engine, node.direct_reads.engine]
+    loop = node.direct_reads.loop_engine
+    return [node.engine, node.direct_reads.engine, *([loop] if loop is not None else [])]
 
 
 def write_attempt(live: Any, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -9,6 +9,7 @@ in :mod:`tests.e2e.faults`.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -87,6 +88,54 @@ def test_x5_sqlite_locked_by_another_process_answers_503_then_recovers(live_node
         assert flow.userinfo(live, token).json()["given_name"], "UserInfo only reads: it still answers"
     assert_recovered(live, engine, stored)
     assert integrity(engine) == "ok"
+
+
+def refresh_tokens(live) -> tuple[flow.Platform, str]:
+    """A platform and a refresh token it holds."""
+    member = flow.member_with_password(live)
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, flow.browser(live, member.email), platform, "openid offline_access",
+                            ["offline_access"])
+    return platform, tokens["refresh_token"]
+
+
+def refresh(live, platform, token: str):
+    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token})
+
+
+@sqlite_only
+def test_x5_sqlite_lock_held_elsewhere_never_stalls_the_event_loop_and_a_refresh_grant_waits_in_a_thread(live_node):
+    """SQLite's token endpoint answers on the event loop (ADR 0600), where nothing may wait. Under another process's
+    write lock a refresh grant goes back to a worker thread (nothing written) and waits there: the event loop keeps
+    answering meanwhile, and once the lock is gone the grant succeeds, with the token spent once."""
+    live = live_node(database_timeout_seconds=5)
+    platform, token = refresh_tokens(live)
+    with ThreadPoolExecutor(1) as pool:
+        with faults.sqlite_locked_by_another_process(faults.sqlite_path(live.node.engine)):
+            grant = pool.submit(refresh, live, platform, token)
+            time.sleep(0.3)  # the grant is now waiting on the lock
+            assert not grant.done()
+            started = time.monotonic()
+            with live.client() as client:
+                assert client.get("/healthz").status_code == 200
+            assert time.monotonic() - started < 0.25, "the event loop answered while the grant waited"
+            time.sleep(0.2)
+        answer = grant.result(timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert refresh(live, platform, answer.json()["refresh_token"]).status_code == 200
+    assert refresh(live, platform, token).json()["error"] == "invalid_grant", "the first token was spent once"
+
+
+@sqlite_only
+def test_x5_sqlite_refresh_grant_refused_under_a_lock_spends_nothing(live_node):
+    """The grant tried on the event loop, then in a thread until the database timeout: 503, and the token is
+    still good afterwards (neither attempt wrote)."""
+    live = live_node(database_timeout_seconds=0.5)
+    platform, token = refresh_tokens(live)
+    with faults.sqlite_locked_by_another_process(faults.sqlite_path(live.node.engine)):
+        assert_unavailable(refresh(live, platform, token))
+    answer = refresh(live, platform, token)
+    assert answer.status_code == 200, answer.text
 
 
 @sqlite_only

@@ -1,0 +1,99 @@
+"""SQLite's token endpoint answers on the event loop (ADR 0600), where nothing may wait.
+
+A store call that would wait (this process's write lock held by another thread, or a write through the ORM
+session, which waits on SQLite's busy timeout) raises ``WouldBlock`` before anything is written; the route then
+runs the request again in a worker thread. Another process's lock is covered by the X5 fault tests
+(tests/e2e/test_faults.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+from sqlmodel import Session, select
+
+from federation.oidc.http import HttpRequest
+from federation.oidc.models import secret_hash
+from nodes.oidc.node_provider import build_provider, one_session
+from nodes.storage.direct import WouldBlock
+from nodes.storage.models import LoginThrottle
+from tests.conftest import database_kind
+from tests.nodes import oidc_flow as flow
+
+pytestmark = pytest.mark.skipif(database_kind() != "sqlite", reason="only SQLite answers on the event loop")
+
+
+@pytest.fixture
+def granted(live_node):
+    """A node, the core's provider on the node's own context, a platform and a refresh token it holds."""
+    live = live_node()
+    member = flow.member_with_password(live)
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, flow.browser(live, member.email), platform, "openid offline_access",
+                             ["offline_access"])
+    node = flow.node_context(live)
+    return live, node, build_provider(node), platform, tokens["refresh_token"]
+
+
+def grant_request(live, platform, refresh_token: str, secret: str | None = None) -> HttpRequest:
+    basic = base64.b64encode(f"{platform.client_id}:{secret or platform.secret}".encode()).decode()
+    return HttpRequest("POST", f"{live.url}/token", {
+        "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded",
+    }, (), [("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+
+
+def refresh(live, platform, token: str):
+    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token})
+
+
+def failures_counted(live, platform) -> int:
+    with Session(live.node.engine) as db:
+        row = db.exec(select(LoginThrottle).where(LoginThrottle.key == f"client:{platform.client_id}")).first()
+        return row.failures if row is not None else 0
+
+
+def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_written(granted):
+    live, node, provider, platform, token = granted
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with node.direct_reads.write_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(5)
+        with pytest.raises(WouldBlock), one_session(provider, secret_hash(token), on_loop=True):
+            provider.token(grant_request(live, platform, token))
+    finally:
+        release.set()
+        holder.join()
+    answer = refresh(live, platform, token)
+    assert answer.status_code == 200, "the token was not spent by the attempt on the loop"
+
+
+def test_the_same_grant_on_the_loop_with_the_lock_free_rotates_the_token(granted):
+    live, _, provider, platform, token = granted
+    with one_session(provider, secret_hash(token), on_loop=True):
+        answer = provider.token(grant_request(live, platform, token))
+    assert answer.status == 200 and answer.body["refresh_token"] != token
+    assert refresh(live, platform, token).json()["error"] == "invalid_grant", "rotated: the old token is spent"
+
+
+def test_a_failed_client_authentication_is_handed_back_before_it_is_counted(granted):
+    """The failure is counted through the ORM session: on the loop the request goes back before counting, and
+    over HTTP (loop, then thread) it is counted once."""
+    live, _, provider, platform, token = granted
+    with pytest.raises(WouldBlock), one_session(provider, secret_hash(token), on_loop=True):
+        provider.token(grant_request(live, platform, token, secret="wrong"))
+    assert failures_counted(live, platform) == 0
+    with live.client() as http:
+        answer = http.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                           auth=(platform.client_id, "wrong"))
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    assert failures_counted(live, platform) == 1
+    assert refresh(live, platform, token).status_code == 200, "the token was not spent"
