@@ -25,8 +25,9 @@ FORM = "application/x-www-form-urlencoded"
 async def oauth_request(request: Request) -> HttpRequest:
     """The request as the provider core reads it; a POST body must be a URL-encoded form."""
     form: list[tuple[str, str]] = []
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
     if request.method == "POST":
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             raise ProblemError(413, "too_large", "The request body is too large.")
@@ -40,11 +41,12 @@ async def oauth_request(request: Request) -> HttpRequest:
             raise ProblemError(
                 400, "invalid_request", "The body must be an application/x-www-form-urlencoded UTF-8 form."
             ) from exc
+    query = request.query_params.multi_items() if request.scope["query_string"] else ()
     return HttpRequest(
         method=request.method,
         url=str(request.url),
-        headers={k.lower(): v for k, v in request.headers.items()},
-        query=[(k, v) for k, v in request.query_params.multi_items() if "\x00" not in k + v],
+        headers=headers,
+        query=[(k, v) for k, v in query if "\x00" not in k + v],
         form=form,
     )
 
