@@ -44,6 +44,7 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     app.state.templates = make_templates()
     app.state.metrics = Metrics()
     app.state.userinfo_reads = weakref.WeakKeyDictionary()  # by event loop (nodes.oidc.token_routes)
+    app.state.refresh_reads = weakref.WeakKeyDictionary()  # by event loop: refresh grants on PostgreSQL
     errors.install(app)
     limits.install(app, settings)  # inside the edge middleware: a 413 gets the security headers too
     _install_middleware(app)

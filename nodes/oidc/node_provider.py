@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -21,6 +22,7 @@ from federation.oidc.subject import derive_salt
 from nodes import keyring
 from nodes.context import NodeContext
 from nodes.oidc.store import SqlProviderStore
+from nodes.storage.direct import DirectRow
 from nodes.web.sessions import node_of
 
 KEY_CACHE_SECONDS = 60.0
@@ -95,10 +97,10 @@ def provider_of(request: Request) -> Provider:
     return provider
 
 
-def one_session(provider: Provider, refresh_hash: str | None = None,
-                on_loop: bool = False) -> AbstractContextManager[None]:
+def one_session(provider: Provider, refresh_hash: str | None = None, on_loop: bool = False,
+                refresh_rows: Mapping[str, DirectRow | None] | None = None) -> AbstractContextManager[None]:
     """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
     store = provider.store
     if not isinstance(store, SqlProviderStore):
         return nullcontext()
-    return store.one_session(refresh_hash=refresh_hash, on_loop=on_loop)
+    return store.one_session(refresh_hash=refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows)

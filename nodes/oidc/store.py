@@ -201,11 +201,16 @@ _ACCESS_TOKENS_READ = userinfo_reads(
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # A refresh token is read with its client's lockout too: the grant's client authentication, which comes first,
 # then needs no read of its own when the client is the token's (nodes.oidc.token_routes reads the token ahead).
+_WITH_LOCKOUT = _WITH_GRANT.add_columns(
+    select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
+        _TOKENS.c.client_id)).scalar_subquery().label("c__locked_until"))
 _REFRESH_TOKEN_READ = userinfo_reads(
-    _WITH_GRANT.add_columns(
-        select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
-            _TOKENS.c.client_id)).scalar_subquery().label("c__locked_until")),
-    _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
+    _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
+# ... and by a list of hashes: on PostgreSQL the refresh grants that arrive together read their tokens in one
+# statement before their cores run (nodes.oidc.token_routes), as UserInfo requests do.
+_REFRESH_TOKENS_READ = userinfo_reads(
+    _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.refresh_hash, "hashes"),
+    documents=False)
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
 _CLIENT_WITH_LOCK = DirectStatement(
@@ -287,16 +292,20 @@ class SqlProviderStore:
 
     @contextmanager
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
-                    refresh_hash: str | None = None, on_loop: bool = False) -> Iterator[None]:
+                    refresh_hash: str | None = None, on_loop: bool = False,
+                    refresh_rows: Mapping[str, DirectRow | None] | None = None) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
         with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
         authentication reads the token with its client and lockout, in the one read the grant then uses. With
-        ``on_loop`` (SQLite only), the calls never wait: see :attr:`_RequestScope.on_loop`."""
+        ``on_loop`` (SQLite only), the calls never wait: see :attr:`_RequestScope.on_loop`. ``refresh_rows`` are
+        refresh tokens already read (:meth:`read_refresh_tokens`' answer), which are not read again."""
         if _scope.get() is not None:
             yield
             return
         scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, on_loop=on_loop)
+        if refresh_rows:
+            scope.refresh_rows.update(refresh_rows)
         token = _scope.set(scope)
         try:
             yield
@@ -430,6 +439,16 @@ class SqlProviderStore:
         with self._direct() as connection:
             for row in connection.rows(_ACCESS_TOKENS_READ[self.engine.dialect.name], {"hashes": list(found)}):
                 found[row.access_hash] = row
+        return found
+
+    def read_refresh_tokens(self, hashes: Sequence[str]) -> dict[str, DirectRow | None]:
+        """Refresh tokens by hash, each with its client and the client's lockout, live consent, member and the
+        member's affiliations (what a refresh grant reads), in one statement; ``None`` for a hash that matches
+        none."""
+        found: dict[str, DirectRow | None] = dict.fromkeys(hashes)
+        with self._direct() as connection:
+            for row in connection.rows(_REFRESH_TOKENS_READ[self.engine.dialect.name], {"hashes": list(found)}):
+                found[row.refresh_hash] = row
         return found
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:

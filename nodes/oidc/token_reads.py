@@ -1,4 +1,5 @@
-"""UserInfo's one read, shared by the requests that wait for it at the same time.
+"""UserInfo's one read, shared by the requests that wait for it at the same time (and, on PostgreSQL, a refresh
+grant's read of its token: :func:`nodes.oidc.token_routes._serve`).
 
 A UserInfo answer reads one row: the access token with its grant, the member's affiliations and live credentials
 (:mod:`nodes.oidc.userinfo_read`). Run per request, that read cost more of the worker's CPU than the rest of the

@@ -85,15 +85,20 @@ async def userinfo(request: Request) -> Response:
 
 
 def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads[DirectRow | None]:
-    """The node's coalesced UserInfo reads in the running event loop (their futures belong to it), made on first
+    return _coalesced(request, "userinfo_reads", store.read_access_tokens, store)
+
+
+def _coalesced(request: Request, name: str, read_many: Callable[[list[str]], dict[str, DirectRow | None]],
+               store: SqlProviderStore) -> CoalescedReads[DirectRow | None]:
+    """The node's coalesced reads ``name`` in the running event loop (their futures belong to it), made on first
     use; each read takes one of the OIDC threads."""
     loop = asyncio.get_running_loop()
     by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoalescedReads[DirectRow | None]] = (
-        request.app.state.userinfo_reads)
+        getattr(request.app.state, name))
     reads = by_loop.get(loop)
     if reads is None:
         reads = by_loop[loop] = CoalescedReads(
-            store.read_access_tokens, functools.partial(run_limited, "oidc", _oidc_threads(store.engine.dialect.name)))
+            read_many, functools.partial(run_limited, "oidc", _oidc_threads(store.engine.dialect.name)))
     return reads
 
 
@@ -138,27 +143,38 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
 
     The store reads on its direct pool (:mod:`nodes.storage.direct`) and may write (a rotation, a revocation, a
     client's failed authentication). On PostgreSQL every statement waits on the network, so the core runs in a
-    worker thread. On SQLite, token and introspection requests are first answered on the event loop itself (ADR
-    0600): SQLite answers in microseconds, and the thread hop with its interpreter-lock hand-offs cost more than
-    the statements. Nothing there may wait, though: where a store call would (a lock held by another writer, a
-    path that writes through the ORM session), it raises :class:`~nodes.storage.direct.WouldBlock` before
-    anything is written, and the request is run again in a worker thread. Revocation always writes through the
-    session, so it goes to the thread directly.
+    worker thread; a refresh grant's token is read before (with its client, lockout and member), in one statement
+    with the tokens of the refresh grants that arrive at the same time, as UserInfo's reads are
+    (:mod:`nodes.oidc.token_reads`), and the core's only statement is then the rotation. On SQLite, token and
+    introspection requests are first answered on the event loop itself (ADR 0600): SQLite answers in
+    microseconds, and the thread hop with its interpreter-lock hand-offs cost more than the statements. Nothing
+    there may wait, though: where a store call would (a lock held by another writer, a path that writes through
+    the ORM session), it raises :class:`~nodes.storage.direct.WouldBlock` before anything is written, and the
+    request is run again in a worker thread. Revocation always writes through the session, so it goes to the
+    thread directly.
     """
     oauth = await oauth_request(request)
+    refresh_hash = _presented_refresh_token(endpoint, oauth)
     database = node_of(request).engine.dialect.name
     if database == "sqlite" and endpoint is not Provider.revoke:
         try:
-            return _answer(request, endpoint, oauth, on_loop=True)
+            return _answer(request, endpoint, oauth, refresh_hash, on_loop=True)
         except WouldBlock:
             pass  # nothing was written: run it where it may wait
-    answer = functools.partial(_answer, request, endpoint, oauth)
+    refresh_rows = None
+    if refresh_hash is not None and database != "sqlite":
+        store = provider_of(request).store
+        assert isinstance(store, SqlProviderStore)  # what build_provider gives every node
+        refresh_rows = {refresh_hash: await _coalesced(request, "refresh_reads", store.read_refresh_tokens,
+                                                       store).read(refresh_hash)}
+    answer = functools.partial(_answer, request, endpoint, oauth, refresh_hash, refresh_rows=refresh_rows)
     return await run_limited("oidc", _oidc_threads(database), answer)
 
 
-def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, on_loop: bool = False) -> Response:
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, refresh_hash: str | None,
+            on_loop: bool = False, refresh_rows: dict[str, DirectRow | None] | None = None) -> Response:
     provider = provider_of(request)
-    with one_session(provider, _presented_refresh_token(endpoint, oauth), on_loop=on_loop):
+    with one_session(provider, refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows):
         return to_response(endpoint(provider, oauth))
 
 

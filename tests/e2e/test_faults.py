@@ -90,9 +90,9 @@ def test_x5_sqlite_locked_by_another_process_answers_503_then_recovers(live_node
     assert integrity(engine) == "ok"
 
 
-def refresh_tokens(live) -> tuple[flow.Platform, str]:
-    """A platform and a refresh token it holds."""
-    member = flow.member_with_password(live)
+def refresh_tokens(live, email: str = "bob@ecole.example") -> tuple[flow.Platform, str]:
+    """A platform and a refresh token it holds (for a member of its own: ``access_token`` signs in another)."""
+    member = flow.member_with_password(live, email)
     platform = flow.register(live)
     tokens = flow.tokens_for(live, flow.browser(live, member.email), platform, "openid offline_access",
                             ["offline_access"])
@@ -219,16 +219,19 @@ def test_x5_postgres_unreachable_answers_503_then_recovers(make_node, postgres):
     direct = make_engine(url)
     try:
         token = access_token(live)
+        platform, refresh_token = refresh_tokens(live)
         stored = session_count(direct)
         proxy.close()  # the port is closed and every open connection is cut, as when the server stops
         assert_unavailable(write_attempt(live))
         assert_unavailable_page(write_attempt(live, HTML))
         assert_userinfo_unavailable(live, token)
+        assert_unavailable(refresh(live, platform, refresh_token))  # its token read ahead, coalesced, fails
         assert probes(live) == (200, 503)
         assert session_count(direct) == stored
         proxy.open()  # the server is back on the same port
         assert_recovered(live, direct, stored)
         assert flow.userinfo(live, token).status_code == 200
+        assert refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"
     finally:
         live.stop()
         proxy.close()
@@ -240,12 +243,15 @@ def test_x5_postgres_refusing_connections_answers_503_then_recovers(live_node, p
     live = live_node()
     engine = live.node.engine
     token = access_token(live)
+    platform, refresh_token = refresh_tokens(live)
     stored = session_count(engine)
     database = engine.url.database
     assert database
     with faults.postgres_refusing_connections(postgres.admin, database):
         assert_unavailable(write_attempt(live))
         assert_userinfo_unavailable(live, token)
+        assert_unavailable(refresh(live, platform, refresh_token))
         assert probes(live) == (200, 503)
     assert_recovered(live, engine, stored)
     assert flow.userinfo(live, token).status_code == 200
+    assert refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"

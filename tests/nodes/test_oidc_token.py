@@ -27,6 +27,12 @@ def setup(live_node):
     return live, member, platform, flow.browser(live, member.email)
 
 
+def decode_claims(jwt: str) -> dict:
+    """The payload of a JWT (its signature is checked by the ID token tests)."""
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 def assert_oauth_error(response, status, error):
     assert response.status_code == status, response.text
     assert response.json()["error"] == error
@@ -399,3 +405,54 @@ def test_concurrent_uses_of_one_refresh_token_leave_no_live_tokens_in_the_family
             assert flow.userinfo(live, response.json()["access_token"]).status_code == 401
         else:
             assert response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_grants_sent_together_each_get_their_own_members_tokens(live_node):
+    """On PostgreSQL the refresh grants waiting at the same time read their tokens in one statement
+    (nodes/oidc/token_routes.py): each still rotates its own token, for its own member, and an unknown token among
+    them is refused alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
+
+    live = live_node()
+    platform = flow.register(live)
+    chains: dict[str, dict] = {}
+    for name in ("Ada", "Bea", "Cyd", "Dee", "Eve", "Fay"):
+        member = seed_member(live.node.engine, email=f"{name.lower()}@ecole.example", given_name=name,
+                             password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+        chains[name] = flow.tokens_for(live, flow.browser(live, member.email), platform,
+                                       "openid profile offline_access", ["given_name", "offline_access"])
+
+    def grant(name: str) -> tuple[str, object]:
+        token = chains[name]["refresh_token"] if name in chains else "not-a-token-this-node-issued"
+        return name, refresh(live, platform, token)
+
+    for _ in range(4):  # each round uses the tokens the round before returned
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(grant, [*chains, "nobody"]))
+        for name, answer in answers:
+            if name == "nobody":
+                assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+                continue
+            assert answer.status_code == 200, (name, answer.text)
+            body = answer.json()
+            assert flow.userinfo(live, body["access_token"]).json()["given_name"] == name
+            assert decode_claims(body["id_token"])["sub"] == decode_claims(chains[name]["id_token"])["sub"]
+            chains[name] = {**body, "id_token": chains[name]["id_token"]}
+
+
+def test_refresh_tokens_are_read_many_at_once_with_their_client_lockout_and_none_for_no_match(setup):
+    from federation.oidc.models import secret_hash
+    from nodes.oidc.store import SqlProviderStore
+
+    live, member, platform, browser = setup
+    first, second = (flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+                     for _ in range(2))
+    wanted = [secret_hash(first["refresh_token"]), secret_hash("unknown"), secret_hash(second["refresh_token"])]
+    found = SqlProviderStore(flow.node_context(live)).read_refresh_tokens(wanted)
+    assert list(found) == wanted and found[secret_hash("unknown")] is None
+    for tokens in (first, second):
+        row = found[secret_hash(tokens["refresh_token"])]
+        assert row is not None and row.member_id == member.id and row.c__client_id == platform.client_id
+        assert row.c__locked_until is None and row.refresh_used_at is None
