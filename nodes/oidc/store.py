@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -395,10 +395,14 @@ class SqlProviderStore:
         scope = _scope.get()
         if scope is None or not scope.on_loop:
             return self.node.direct_reads.write(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
-        with try_locked(self._write_lock), scope.connection.transaction():
+        with self._locked_for(scope), scope.connection.transaction():
             marked = scope.connection.execute(_MARK_CODE_USED, {"redeemed_id": code_id, "now": now}) == 1
         scope.wrote = True
         return marked
+
+    def _locked_for(self, scope: _RequestScope | None) -> AbstractContextManager[Any]:
+        """The node's write lock (SQLite), only tried on the event loop: :class:`WouldBlock` if it is held."""
+        return try_locked(self._write_lock) if scope is not None and scope.on_loop else self._write_lock
 
     def redeem_code(self, code_id: int, record: TokenRecord, now: datetime) -> bool:
         return self._mark_and_insert(_REDEEM, {"redeemed_id": code_id, "now": now}, record)
@@ -415,8 +419,7 @@ class SqlProviderStore:
                 return connection.execute(with_insert, {**params, **_token_values(record)}) == 1
         # SQLite: the two statements in one transaction on the request's direct connection (no session to open).
         scope = _scope.get()
-        lock = try_locked(self._write_lock) if scope is not None and scope.on_loop else self._write_lock
-        with lock, self._direct() as connection, connection.transaction():
+        with self._locked_for(scope), self._direct() as connection, connection.transaction():
             if connection.execute(marking, params) != 1:
                 return False
             connection.execute(_INSERT_TOKEN, _token_values(record))

@@ -99,10 +99,6 @@ def refresh_tokens(live, email: str = "bob@ecole.example") -> tuple[flow.Platfor
     return platform, tokens["refresh_token"]
 
 
-def refresh(live, platform, token: str):
-    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token})
-
-
 @sqlite_only
 def test_x5_sqlite_lock_held_elsewhere_never_stalls_the_event_loop_and_a_refresh_grant_waits_in_a_thread(live_node):
     """SQLite's token endpoint answers on the event loop (ADR 0600), where nothing may wait. Under another process's
@@ -112,7 +108,7 @@ def test_x5_sqlite_lock_held_elsewhere_never_stalls_the_event_loop_and_a_refresh
     platform, token = refresh_tokens(live)
     with ThreadPoolExecutor(1) as pool:
         with faults.sqlite_locked_by_another_process(faults.sqlite_path(live.node.engine)):
-            grant = pool.submit(refresh, live, platform, token)
+            grant = pool.submit(flow.refresh, live, platform, token)
             time.sleep(0.3)  # the grant is now waiting on the lock
             assert not grant.done()
             started = time.monotonic()
@@ -122,8 +118,8 @@ def test_x5_sqlite_lock_held_elsewhere_never_stalls_the_event_loop_and_a_refresh
             time.sleep(0.2)
         answer = grant.result(timeout=10)
     assert answer.status_code == 200, answer.text
-    assert refresh(live, platform, answer.json()["refresh_token"]).status_code == 200
-    assert refresh(live, platform, token).json()["error"] == "invalid_grant", "the first token was spent once"
+    assert flow.refresh(live, platform, answer.json()["refresh_token"]).status_code == 200
+    assert flow.refresh(live, platform, token).json()["error"] == "invalid_grant", "the first token was spent once"
 
 
 @sqlite_only
@@ -133,8 +129,8 @@ def test_x5_sqlite_refresh_grant_refused_under_a_lock_spends_nothing(live_node):
     live = live_node(database_timeout_seconds=0.5)
     platform, token = refresh_tokens(live)
     with faults.sqlite_locked_by_another_process(faults.sqlite_path(live.node.engine)):
-        assert_unavailable(refresh(live, platform, token))
-    answer = refresh(live, platform, token)
+        assert_unavailable(flow.refresh(live, platform, token))
+    answer = flow.refresh(live, platform, token)
     assert answer.status_code == 200, answer.text
 
 
@@ -225,13 +221,13 @@ def test_x5_postgres_unreachable_answers_503_then_recovers(make_node, postgres):
         assert_unavailable(write_attempt(live))
         assert_unavailable_page(write_attempt(live, HTML))
         assert_userinfo_unavailable(live, token)
-        assert_unavailable(refresh(live, platform, refresh_token))  # its token read ahead, coalesced, fails
+        assert_unavailable(flow.refresh(live, platform, refresh_token))  # its token read ahead, coalesced, fails
         assert probes(live) == (200, 503)
         assert session_count(direct) == stored
         proxy.open()  # the server is back on the same port
         assert_recovered(live, direct, stored)
         assert flow.userinfo(live, token).status_code == 200
-        assert refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"
+        assert flow.refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"
     finally:
         live.stop()
         proxy.close()
@@ -250,8 +246,8 @@ def test_x5_postgres_refusing_connections_answers_503_then_recovers(live_node, p
     with faults.postgres_refusing_connections(postgres.admin, database):
         assert_unavailable(write_attempt(live))
         assert_userinfo_unavailable(live, token)
-        assert_unavailable(refresh(live, platform, refresh_token))
+        assert_unavailable(flow.refresh(live, platform, refresh_token))
         assert probes(live) == (200, 503)
     assert_recovered(live, engine, stored)
     assert flow.userinfo(live, token).status_code == 200
-    assert refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"
+    assert flow.refresh(live, platform, refresh_token).status_code == 200, "the token was not spent"

@@ -132,6 +132,11 @@ def token_request(live: Any, platform: Platform, data: dict[str, str], auth: str
         return http.post("/token", data=body, **kwargs)
 
 
+def refresh(live: Any, platform: Platform, token: str, **extra: str) -> httpx.Response:
+    """A refresh grant of ``token``, the platform authenticating as it registered."""
+    return token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token, **extra})
+
+
 def redeem(live: Any, platform: Platform, code: str, pkce: Pkce, **extra: Any) -> httpx.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri,
             "code_verifier": pkce.verifier}

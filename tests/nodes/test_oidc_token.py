@@ -235,8 +235,7 @@ def test_o17_refresh_token_rotates_and_reuse_revokes_the_whole_family(setup):
     assert_oauth_error(refresh(live, platform, second["refresh_token"]), 400, "invalid_grant")
 
 
-def refresh(live, platform, token, **extra):
-    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token, **extra})
+refresh = flow.refresh
 
 
 def test_o17_refresh_token_of_client_a_used_by_client_b_is_invalid_grant(setup):

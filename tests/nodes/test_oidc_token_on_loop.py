@@ -44,10 +44,6 @@ def grant_request(live, platform, refresh_token: str, secret: str | None = None)
     }, (), [("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
 
 
-def refresh(live, platform, token: str):
-    return flow.token_request(live, platform, {"grant_type": "refresh_token", "refresh_token": token})
-
-
 def failures_counted(live, platform) -> int:
     with Session(live.node.engine) as db:
         row = db.exec(select(LoginThrottle).where(LoginThrottle.key == f"client:{platform.client_id}")).first()
@@ -72,7 +68,7 @@ def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_w
     finally:
         release.set()
         holder.join()
-    answer = refresh(live, platform, token)
+    answer = flow.refresh(live, platform, token)
     assert answer.status_code == 200, "the token was not spent by the attempt on the loop"
 
 
@@ -81,7 +77,7 @@ def test_the_same_grant_on_the_loop_with_the_lock_free_rotates_the_token(granted
     with one_session(provider, secret_hash(token), on_loop=True):
         answer = provider.token(grant_request(live, platform, token))
     assert answer.status == 200 and answer.body["refresh_token"] != token
-    assert refresh(live, platform, token).json()["error"] == "invalid_grant", "rotated: the old token is spent"
+    assert flow.refresh(live, platform, token).json()["error"] == "invalid_grant", "rotated: the old token is spent"
 
 
 def test_a_failed_client_authentication_is_handed_back_before_it_is_counted(granted):
@@ -96,4 +92,4 @@ def test_a_failed_client_authentication_is_handed_back_before_it_is_counted(gran
                            auth=(platform.client_id, "wrong"))
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert failures_counted(live, platform) == 1
-    assert refresh(live, platform, token).status_code == 200, "the token was not spent"
+    assert flow.refresh(live, platform, token).status_code == 200, "the token was not spent"
