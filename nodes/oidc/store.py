@@ -303,9 +303,8 @@ class SqlProviderStore:
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, on_loop=on_loop)
-        if refresh_rows:
-            scope.refresh_rows.update(refresh_rows)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, dict(refresh_rows or {}),
+                              on_loop=on_loop)
         token = _scope.set(scope)
         try:
             yield

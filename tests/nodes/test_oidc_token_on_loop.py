@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from federation.oidc.http import HttpRequest
 from federation.oidc.models import secret_hash
 from nodes.oidc.node_provider import build_provider, one_session
+from nodes.oidc.store import client_throttle_key
 from nodes.storage.direct import WouldBlock
 from nodes.storage.models import LoginThrottle
 from tests.conftest import database_kind
@@ -46,7 +47,8 @@ def grant_request(live, platform, refresh_token: str, secret: str | None = None)
 
 def failures_counted(live, platform) -> int:
     with Session(live.node.engine) as db:
-        row = db.exec(select(LoginThrottle).where(LoginThrottle.key == f"client:{platform.client_id}")).first()
+        key = client_throttle_key(platform.client_id)
+        row = db.exec(select(LoginThrottle).where(LoginThrottle.key == key)).first()
         return row.failures if row is not None else 0
 
 
