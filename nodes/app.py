@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,10 +57,18 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown, close what the node opened: the outbound HTTP client and its worker threads (opened on first
-    use), the direct-read pool (likewise) and the database pool."""
-    yield
+    """While serving, delete expired rows now and then (:mod:`nodes.housekeeping`). At shutdown, close what the node
+    opened: the outbound HTTP client and its worker threads (opened on first use), the direct-read pool (likewise)
+    and the database pool."""
+    from nodes.housekeeping import run_periodically
+
     node: NodeContext = app.state.node
+    housekeeping = asyncio.get_running_loop().create_task(
+        run_periodically(node, node.settings.housekeeping_interval_seconds))
+    yield
+    housekeeping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await housekeeping
     fetcher = node.__dict__.get("fetcher")
     if fetcher is not None:
         fetcher.close()

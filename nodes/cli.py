@@ -23,7 +23,7 @@ from nodes.settings import ConfigError, NodeSettings, load_settings
 from nodes.storage.db import make_engine, upgrade
 
 app = typer.Typer(help="Run and administer a Passerelle node.", no_args_is_help=True, add_completion=False)
-db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations and housekeeping.", no_args_is_help=True)
 keys_app = typer.Typer(help="The organisation's signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -78,6 +78,21 @@ def db_upgrade() -> None:
     node = settings()
     upgrade(make_engine(node.resolved_database_url))
     console.print("database is up to date")
+
+
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete expired tokens, codes and sessions now (serving workers also do it every
+    housekeeping_interval_seconds)."""
+    from nodes.context import NodeContext
+    from nodes.housekeeping import GRACE, purge_expired
+
+    node = settings()
+    report = purge_expired(NodeContext(settings=node, engine=make_engine(node.resolved_database_url),
+                                       secret=_secret(node)))
+    console.print(f"deleted {report.tokens} tokens, {report.codes} codes, {report.sessions} sessions, "
+                  f"{report.interactions} authorization requests and {report.assertion_ids} assertion ids "
+                  f"that expired more than {GRACE.days} day ago")
 
 
 @keys_app.command("rotate")

@@ -90,6 +90,11 @@ class NodeSettings(BaseSettings):
         description="How long verifiers may cache a status list (its ttl and Cache-Control max-age); a revocation "
         "is seen by everyone within this delay.",
     )
+    housekeeping_interval_seconds: int = Field(
+        default=600, ge=1, le=24 * 3600,
+        description="How often each serving worker deletes expired tokens, codes and sessions (a day after they "
+        "expired; see nodes/housekeeping.py).",
+    )
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @classmethod

@@ -1,0 +1,108 @@
+"""Expired rows that can no longer serve anyone are deleted, a day after they expired.
+
+Every refresh grant inserts a token row and every visit may open a browser session: without this the tables and
+their indexes would grow for ever, and every lookup would pay for it. Each serving worker runs :func:`purge_expired`
+every ``housekeeping_interval_seconds`` (:func:`run_periodically`); ``passerelle db purge`` runs it once.
+
+What goes (:data:`GRACE` after the moment it stopped being usable, so that logs can still be matched to rows):
+
+- an OpenID Connect token row once its access token and its refresh token, if any, have both expired. A rotated
+  refresh token is kept until its own expiry: presenting it again until then still revokes its whole family (reuse
+  detection, RFC 9700 §4.14.2); after it, it is refused as unknown, as any expired token is;
+- an authorization code once expired and no longer referenced by a token: a used code stays while the tokens of
+  its first use exist, so a replay still revokes them;
+- a browser session, a parked authorization request, a used client-assertion ``jti`` once expired.
+
+Nothing a member sees goes: "Connected platforms" and the consent receipts read ``oidc_grant``, and the audit log is
+append-only. Deletes go in batches of :data:`BATCH` rows, each committed on its own, so a SQLite writer never waits
+long behind this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, exists, or_, select
+
+from nodes.context import NodeContext
+from nodes.storage.direct import DirectStatement
+from nodes.storage.models import WebSession
+from nodes.storage.oidc_tables import OidcAssertionJti, OidcCode, OidcInteraction, OidcToken
+
+GRACE = timedelta(days=1)
+BATCH = 1000
+
+log = logging.getLogger("passerelle.housekeeping")
+
+
+def _batched(table: Any, key: Any, where: Any) -> DirectStatement:
+    """``DELETE`` at most :data:`BATCH` rows matching ``where``, chosen by their primary key ``key``."""
+    return DirectStatement(delete(table).where(key.in_(select(key).where(where).limit(BATCH).scalar_subquery())))
+
+
+_TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
+_CODES = OidcCode.__table__  # type: ignore[attr-defined]
+_SESSIONS = WebSession.__table__  # type: ignore[attr-defined]
+_INTERACTIONS = OidcInteraction.__table__  # type: ignore[attr-defined]
+_JTIS = OidcAssertionJti.__table__  # type: ignore[attr-defined]
+_CUTOFF: Any = bindparam("cutoff")
+
+_PURGES = {
+    "tokens": _batched(_TOKENS, _TOKENS.c.id, and_(
+        _TOKENS.c.access_expires_at < _CUTOFF,  # indexed: the scan starts from the oldest
+        or_(_TOKENS.c.refresh_expires_at.is_(None), _TOKENS.c.refresh_expires_at < _CUTOFF))),
+    "codes": _batched(_CODES, _CODES.c.id, and_(
+        _CODES.c.expires_at < _CUTOFF, ~exists().where(_TOKENS.c.code_id == _CODES.c.id))),
+    "sessions": _batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF),
+    "interactions": _batched(_INTERACTIONS, _INTERACTIONS.c.id_hash, _INTERACTIONS.c.expires_at < _CUTOFF),
+    "assertion_ids": _batched(_JTIS, _JTIS.c.key, _JTIS.c.expires_at < _CUTOFF),
+}
+
+
+@dataclass
+class PurgeReport:
+    """How many rows of each kind were deleted."""
+
+    tokens: int = 0
+    codes: int = 0
+    sessions: int = 0
+    interactions: int = 0
+    assertion_ids: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, item.name) for item in fields(self))
+
+
+def purge_expired(node: NodeContext, now: datetime | None = None) -> PurgeReport:
+    """Delete what expired more than :data:`GRACE` before ``now`` (the node's clock by default).
+
+    Tokens go before codes: a code becomes deletable once the tokens of its first use are gone."""
+    cutoff = (now or node.clock()) - GRACE
+    report = PurgeReport()
+    for name, statement in _PURGES.items():
+        deleted = BATCH
+        while deleted == BATCH:
+            deleted = node.direct_reads.write(statement, {"cutoff": cutoff})
+            setattr(report, name, getattr(report, name) + deleted)
+    return report
+
+
+async def run_periodically(node: NodeContext, interval: float) -> None:
+    """:func:`purge_expired` every ``interval`` seconds, in a worker thread, until cancelled.
+
+    A failure (the database is down, say) is logged and tried again at the next interval; it never stops the
+    node."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await asyncio.to_thread(purge_expired, node)
+        except Exception:
+            log.warning("housekeeping failed; trying again in %s s", interval, exc_info=True)
+            continue
+        if report.total:
+            log.info("housekeeping deleted expired rows", extra={"deleted": report.__dict__})
