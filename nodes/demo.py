@@ -140,7 +140,7 @@ async def serve_all(apps: list[tuple[Any, str]]) -> None:
     settle_after_startup()
     servers = [
         _Server(uvicorn.Config(app, host="127.0.0.1", port=_check_port_free(url), log_config=None,
-                               access_log=False, lifespan="off"))
+                               access_log=False))  # lifespan on: housekeeping, pools closed
         for app, url in apps
     ]
     loop = asyncio.get_running_loop()
