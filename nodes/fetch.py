@@ -1,12 +1,14 @@
-"""The node's outbound JSON fetcher for ``did:web`` DID documents and status list credentials.
+"""The node's outbound JSON fetcher for ``did:web`` DID documents, status list credentials and the sector
+identifier documents of OpenID Connect clients.
 
 Everything a credential names is attacker-chosen, so a fetch is bounded on every axis (SECURITY D5, D7, S7):
 where it may go (:mod:`nodes.fetch_guard`: https only, public addresses only, resolved once and pinned), how long
 it may take (connect/read/write timeouts and a total deadline after which the caller gets :class:`FetchTimeout`
 whatever the server does), how much it may read (a byte cap, checked against ``Content-Length`` and while
 streaming, with ``Accept-Encoding: identity`` so the cap counts real bytes), and what it accepts (status 200, a
-JSON media type, one JSON object). Redirects are refused unless ``max_redirects`` allows them, and then each hop is
-checked again. Successful answers are cached for a TTL measured on the monotonic clock.
+JSON media type, one JSON object, or one array where the caller asks for one). Redirects are refused unless
+``max_redirects`` allows them, and then each hop is checked again. Successful answers are cached for a TTL
+measured on the monotonic clock.
 
 The node owns one :class:`SafeFetcher` (and so one httpx client) and passes ``fetcher`` (a plain
 ``url -> dict`` callable) to the pure resolvers in ``credentials``.
@@ -75,7 +77,8 @@ class FetchLimits:
 
 
 class SafeFetcher:
-    """Fetches JSON objects over guarded HTTPS, with a TTL cache. Thread-safe; close it when the node stops.
+    """Fetches JSON objects (and arrays) over guarded HTTPS, with a TTL cache. Thread-safe; close it when the node
+    stops.
 
     ``dev_mode`` also allows loopback, and plain http to loopback (SECURITY D7). ``resolver`` and ``transport``
     exist for tests; ``transport`` must not keep connections alive (see :class:`PinnedTransport`).
@@ -124,6 +127,19 @@ class SafeFetcher:
 
     def fetch_json(self, url: str, *, max_bytes: int | None = None) -> dict[str, Any]:
         """The JSON object at ``url``, from the cache while fresh. Raises a :class:`FetchError` subclass."""
+        document = self._document(url, max_bytes)
+        if not isinstance(document, dict):
+            raise BadResponse("the answer is not a JSON object")
+        return document
+
+    def fetch_json_array(self, url: str, *, max_bytes: int | None = None) -> list[Any]:
+        """The JSON array at ``url`` (a client's ``sector_identifier_uri``), as :meth:`fetch_json` fetches."""
+        document = self._document(url, max_bytes)
+        if not isinstance(document, list):
+            raise BadResponse("the answer is not a JSON array")
+        return document
+
+    def _document(self, url: str, max_bytes: int | None) -> Any:
         cached = self._cached(url)
         if cached is not None:
             return cached
@@ -163,7 +179,7 @@ class SafeFetcher:
         except httpx.HTTPError as exc:
             raise FetchError("the server could not be reached") from exc
 
-    def _cached(self, url: str) -> dict[str, Any] | None:
+    def _cached(self, url: str) -> Any:
         """A fresh copy of the cached answer: parsed again from its bytes (callers may change what they get, and
         parsing a few kilobytes of JSON costs less than a deep copy)."""
         with self._lock:
@@ -199,14 +215,11 @@ def _check_head(response: httpx.Response, max_bytes: int) -> None:
         raise ResponseTooLarge(f"the answer is larger than {max_bytes} bytes")
 
 
-def _parse(body: bytes) -> dict[str, Any]:
+def _parse(body: bytes) -> Any:
     try:
-        document = json.loads(body, parse_constant=_refuse_constant)
+        return json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise BadResponse("the answer is not valid JSON") from exc
-    if not isinstance(document, dict):
-        raise BadResponse("the answer is not a JSON object")
-    return document
 
 
 def _refuse_constant(name: str) -> None:

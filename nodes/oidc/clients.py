@@ -3,7 +3,10 @@
 The client secret is 256 random bits, shown once and stored as its SHA-256. Redirect URIs are stored exactly as
 given and compared exactly (RFC 9700 §2.1); they must be absolute ``https`` URLs without fragment or user info,
 or ``http`` on a loopback host (RFC 8252 §7.3). A client whose redirect URIs span several hosts needs a
-``sector_identifier_uri`` to give its pairwise subjects one sector (OpenID Connect Core §8.1).
+``sector_identifier_uri`` to give its pairwise subjects one sector (OpenID Connect Core §8.1). The node fetches that
+document when the client is registered and refuses the registration unless it lists every redirect URI (OpenID
+Connect Registration §2): otherwise a platform could name another's host as its sector and receive the same
+pairwise subjects, which pairwise subjects exist to prevent.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from federation.oidc.subject import SUBJECT_TYPES, SectorError, sector_identifie
 from nodes import keyring
 from nodes.audit import record
 from nodes.context import NodeContext
+from nodes.fetch import FetchError
 from nodes.storage.db import transaction
 from nodes.storage.oidc_tables import OidcClient
 
@@ -112,12 +116,27 @@ def _check_jwks(reg: ClientRegistration) -> list[dict[str, Any]]:
     return [dict(k) for k in reg.jwks]
 
 
+def _check_sector_document(node: NodeContext, uri: str, redirect_uris: list[str]) -> None:
+    """The document at ``uri`` is a JSON array of URIs that lists every one of ``redirect_uris``."""
+    try:
+        listed = node.fetcher.fetch_json_array(uri)
+    except FetchError as exc:
+        raise ClientRegistrationError(f"sector_identifier_uri: {uri} could not be read: {exc}") from exc
+    if not all(isinstance(item, str) for item in listed):
+        raise ClientRegistrationError("sector_identifier_uri: the document must be a JSON array of redirect URIs")
+    missing = [item for item in redirect_uris if item not in listed]
+    if missing:
+        raise ClientRegistrationError(f"sector_identifier_uri: the document at {uri} does not list {missing[0]}")
+
+
 def register_client(node: NodeContext, reg: ClientRegistration, actor: str) -> tuple[OidcClient, str | None]:
     """Store a new client; returns it and its secret (``None`` for public and ``private_key_jwt`` clients).
 
     The secret is returned once, here, and never stored or logged.
     """
     sector, jwks = _check(reg)
+    if reg.sector_identifier_uri:
+        _check_sector_document(node, reg.sector_identifier_uri, reg.redirect_uris)
     keyring.ensure_keys(node.engine, node.secret, node.clock)  # the ID token key of any algorithm exists
     secret = secrets.token_urlsafe(32) if reg.auth_method.startswith("client_secret") else None
     row = OidcClient(

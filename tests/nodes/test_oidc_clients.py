@@ -16,6 +16,7 @@ from nodes.oidc.clients import ClientRegistration, ClientRegistrationError, regi
 from nodes.storage.oidc_tables import OidcClient
 from tests.e2e.browsing import HTML, csrf_of
 from tests.nodes import oidc_flow as flow
+from tests.nodes.scripted_server import ScriptedServer, answer
 from tests.seed import PASSWORD, seed_member
 
 
@@ -82,12 +83,54 @@ def test_registration_refuses_bad_input_and_stores_nothing(make_node, changes, f
     assert stored(node.engine) == []
 
 
-def test_registration_accepts_several_hosts_with_a_sector_identifier_uri(make_node):
+@pytest.fixture
+def sector_host():
+    """A web server on loopback standing for the platform's own host, which serves its sector identifier document
+    (a third party's static file: nothing of ours runs there)."""
+    server = ScriptedServer().start()
+    yield server
+    server.stop()
+
+
+SEVERAL_HOSTS = ["https://a.example/cb", "https://b.example/cb"]
+
+
+def _register_with_sector(node, server, document: bytes, content_type: str = "application/json"):
+    server.routes["/uris.json"] = answer(document, content_type)
+    return register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
+        name="Hub", redirect_uris=SEVERAL_HOSTS,
+        sector_identifier_uri=f"http://localhost:{server.port}/uris.json"), "test")
+
+
+def test_registration_accepts_several_hosts_when_the_sector_document_lists_every_redirect_uri(make_node, sector_host):
     node = make_node()
-    row, _ = register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
-        name="Hub", redirect_uris=["https://a.example/cb", "https://b.example/cb"],
-        sector_identifier_uri="https://sector.example/uris.json"), "test")
-    assert row.sector == "sector.example"
+    row, _ = _register_with_sector(node, sector_host, json.dumps([*SEVERAL_HOSTS, "https://c.example/cb"]).encode())
+    assert row.sector == "localhost" and [seen.path for seen in sector_host.seen] == ["/uris.json"]
+
+
+@pytest.mark.parametrize(("document", "content_type", "message"), [
+    (json.dumps(SEVERAL_HOSTS[:1]).encode(), "application/json", "does not list https://b.example/cb"),
+    (json.dumps(["https://a.example/cb/", "https://B.example/cb"]).encode(), "application/json", "does not list"),
+    (json.dumps({"redirect_uris": SEVERAL_HOSTS}).encode(), "application/json", "not a JSON array"),
+    (json.dumps([*SEVERAL_HOSTS, 7]).encode(), "application/json", "JSON array of redirect URIs"),
+    (b"<html>", "text/html", "not JSON"),
+    (b"[", "application/json", "not valid JSON"),
+])
+def test_registration_is_refused_unless_the_sector_document_lists_every_redirect_uri(
+        make_node, sector_host, document, content_type, message):
+    node = make_node()
+    with pytest.raises(ClientRegistrationError, match=message):
+        _register_with_sector(node, sector_host, document, content_type)
+    assert stored(node.engine) == []
+
+
+def test_registration_is_refused_when_the_sector_document_cannot_be_fetched(make_node, sector_host):
+    node = make_node()
+    with pytest.raises(ClientRegistrationError, match="could not be read: the server answered HTTP 404"):
+        register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
+            name="Hub", redirect_uris=SEVERAL_HOSTS,
+            sector_identifier_uri=f"http://localhost:{sector_host.port}/missing.json"), "test")
+    assert stored(node.engine) == []
 
 
 def test_private_key_jwt_client_registers_public_keys_only(make_node):
