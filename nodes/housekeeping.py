@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select
+from sqlalchemy import and_, bindparam, delete, exists, func, select
 
 from nodes.context import NodeContext
 from nodes.storage.direct import DirectStatement
@@ -52,9 +52,10 @@ _JTIS = OidcAssertionJti.__table__  # type: ignore[attr-defined]
 _CUTOFF: Any = bindparam("cutoff")
 
 _PURGES = {
-    "tokens": _batched(_TOKENS, _TOKENS.c.id, and_(
-        _TOKENS.c.access_expires_at < _CUTOFF,  # indexed: the scan starts from the oldest
-        or_(_TOKENS.c.refresh_expires_at.is_(None), _TOKENS.c.refresh_expires_at < _CUTOFF))),
+    # A refresh token outlives its access token: the row is usable until the later one expires. The expression is
+    # the one indexed (ix_oidc_token_usable_until), so only the rows to delete are read.
+    "tokens": _batched(_TOKENS, _TOKENS.c.id,
+                       func.coalesce(_TOKENS.c.refresh_expires_at, _TOKENS.c.access_expires_at) < _CUTOFF),
     "codes": _batched(_CODES, _CODES.c.id, and_(
         _CODES.c.expires_at < _CUTOFF, ~exists().where(_TOKENS.c.code_id == _CODES.c.id))),
     "sessions": _batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF),

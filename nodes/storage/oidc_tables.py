@@ -2,7 +2,8 @@
 
 Nothing secret is stored in the clear: client secrets, codes, access and refresh tokens and interaction ids are
 SHA-256 hashes of 256-bit random values (SECURITY B3). Codes and tokens keep their rows after use or revocation
-(``used_at``, ``revoked_at``): a replayed value must still be recognised to revoke what it produced.
+(``used_at``, ``revoked_at``): a replayed value must still be recognised to revoke what it produced. They go a
+day after they can no longer be used (:mod:`nodes.housekeeping`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -63,6 +64,9 @@ class OidcToken(SQLModel, table=True):
     """One issuance: an access token and maybe a refresh token. ``family`` groups the rotations of one grant."""
 
     __tablename__ = "oidc_token"
+    #: When the row stops being usable (its refresh token's expiry, else its access token's): what housekeeping
+    #: looks rows up by (migration 0300).
+    __table_args__ = (Index("ix_oidc_token_usable_until", text("coalesce(refresh_expires_at, access_expires_at)")),)
 
     id: int | None = Field(default=None, primary_key=True)
     family: str = Field(index=True, max_length=64)
@@ -75,7 +79,7 @@ class OidcToken(SQLModel, table=True):
     claims: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     auth_time: datetime
     issued_at: datetime
-    access_expires_at: datetime = Field(index=True)
+    access_expires_at: datetime
     refresh_expires_at: datetime | None = None
     refresh_used_at: datetime | None = None
     revoked_at: datetime | None = None
