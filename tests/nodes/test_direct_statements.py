@@ -3,6 +3,7 @@ connection that died while pooled. On SQLite, and on PostgreSQL in the PostgreSQ
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,10 +137,28 @@ def test_a_direct_transaction_commits_its_statements_together_or_none_of_them(ma
 
 
 def kill_other_connections(node) -> int:
+    """Terminate the database's other server connections and wait until their processes are gone.
+
+    ``pg_terminate_backend`` only signals a backend: until it has exited, its client socket is not yet closed, and a
+    connection checked out in that moment looks alive. A connection dying while in use is another case (a write
+    then fails; it may not be replayed); this waits so the test is about connections that died while pooled."""
     with node.engine.connect() as admin:
-        return int(admin.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one())
+        pids = list(admin.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalars())
+        admin.execute(text("SELECT pg_terminate_backend(pid) FROM unnest(CAST(:pids AS integer[])) AS pid"),
+                      {"pids": pids})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            admin.commit()  # pg_stat_activity is a snapshot taken once per transaction
+            if not admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(CAST(:pids AS int[]))"),
+                                 {"pids": pids}).scalar_one():
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError(f"the backends {pids} did not exit")
+    time.sleep(0.05)  # a backend leaves pg_stat_activity just before its last step, closing its socket
+    return len(pids)
 
 
 def test_a_write_never_goes_to_a_connection_the_server_closed_while_it_was_pooled(make_node):
