@@ -70,6 +70,17 @@ def verdict(ok: bool) -> str:
     return "meets the target" if ok else "BELOW the target"
 
 
+def scaled(reference: float, rate: float, p99_ms: float | None = None) -> str:
+    """The figure at the speed the issue's targets assume, estimated by the yardstick measured on the same core in
+    the same run: rates times the yardstick's shortfall, a closed loop's latency divided by it. An estimate (the
+    machine's speed drifts within a run, and the yardstick's own figure is noisy), printed beside the measured
+    verdict, never instead of it."""
+    factor = REFERENCE_RATE / reference
+    latency = "" if p99_ms is None else f", p99 about {p99_ms / factor:.0f} ms"
+    return (f"scaled to the issue's {REFERENCE_RATE:,}/s yardstick (x{factor:.2f}): "
+            f"about {rate * factor:,.0f}/s{latency}")
+
+
 def measure_reference(args: argparse.Namespace, server_cpu: int | None) -> float:
     """The issue's yardstick (bench/reference_endpoint.py) on the server's core, as the node will be served."""
     port = free_port()
@@ -115,7 +126,7 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
         try:
             load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
             print(f"\n{label}: one uvicorn worker on http://{host}   (load average before: {load})")
-            measure_reference(args, server_cpu)
+            reference = measure_reference(args, server_cpu)
             health = request_bytes("GET", "/healthz", host)
             stack = closed_loop(port, args.clients, args.seconds / 2, lambda i, a: health)
             print(f"  ceiling: GET /healthz, {args.clients} connections      {stack.describe()}")
@@ -133,6 +144,7 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
                           f"{result.rate:6.1f} flows/s  [target >= {TARGETS['flows']}: "
                           f"{verdict(result.rate >= 30)}; Keycloak 15/s per vCPU]")
                     print(f"      {cpu.per(result.flows)}")
+                    print(f"      {scaled(reference, result.rate)}")
                     for step, summary in result.steps():
                         print(f"      {step:24} {summary}")
             if not {"refresh", "userinfo", "core"} & set(args.parts):
@@ -148,6 +160,7 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
                 print(f"  refresh-token grants, {args.clients} clients:      {refresh.describe()}")
                 print(f"      {cpu.per(len(refresh.latencies))}")
                 print(f"      [target >= 1,200/s with p99 < 100 ms: {verdict(ok)}; Keycloak 120/s per vCPU]")
+                print(f"      {scaled(reference, refresh.rate, p99)}")
             if "userinfo" in args.parts:
                 with profiled(args.profile, process.pid, f"{label}-userinfo", args.seconds, client_cpus), \
                         ServerCpu(process.pid) as cpu:
@@ -155,6 +168,7 @@ def run(label: str, database_url: str, args: argparse.Namespace, server_cpu: int
                 print(f"  UserInfo GET, {args.clients} clients:              {userinfo.describe()}")
                 print(f"      {cpu.per(len(userinfo.latencies))}")
                 print(f"      [target >= 3,000/s: {verdict(userinfo.rate >= TARGETS['userinfo'])}]")
+                print(f"      {scaled(reference, userinfo.rate)}")
             if "core" in args.parts:
                 print("  the provider core called directly (no HTTP), one thread, sequential:")
                 for what, median, p99 in core_costs(client, flows.new_tokens(2), profile=args.profile is not None):
