@@ -160,8 +160,9 @@ def userinfo(live: Any, access_token: str) -> httpx.Response:
 
 
 def count(live: Any, table: Any) -> int:
-    """How many rows ``table`` holds on the node (to prove that nothing was stored)."""
-    from sqlmodel import Session, select
+    """How many rows ``table`` holds on the node (to prove that nothing was stored); ``live`` is a live node or a
+    ``make_node`` node."""
+    from sqlmodel import Session, func, select
 
-    with Session(live.node.engine) as db:
-        return len(list(db.exec(select(table))))
+    with Session(getattr(live, "node", live).engine) as db:
+        return int(db.exec(select(func.count()).select_from(table)).one())

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from nodes.cli import app
@@ -36,11 +36,6 @@ def _signed_in(live_node):
     return clock, live, platform, flow.browser(live, member.email)
 
 
-def _count(node, table) -> int:
-    with Session(node.engine) as db:
-        return int(db.exec(select(func.count()).select_from(table)).one())
-
-
 def _sessions(node, expires_in: timedelta, count: int, now) -> list[str]:
     hashes = [hashlib.sha256(secrets.token_bytes(16)).hexdigest() for _ in range(count)]
     with node.engine.begin() as connection:
@@ -61,7 +56,7 @@ def test_tokens_codes_and_sessions_go_a_day_after_they_expired_and_not_before(li
     assert (report.tokens, report.codes, report.sessions) == (1, 1, 0)
     clock.advance(hours=12)  # the 12-hour browser session expired a day ago
     assert purge_expired(node).sessions == 1
-    assert _count(live.node, OidcToken) == _count(live.node, OidcCode) == _count(live.node, WebSession) == 0
+    assert flow.count(live, OidcToken) == flow.count(live, OidcCode) == flow.count(live, WebSession) == 0
 
 
 def test_a_live_refresh_token_keeps_its_row_and_works_after_a_purge(live_node):
@@ -69,7 +64,7 @@ def test_a_live_refresh_token_keeps_its_row_and_works_after_a_purge(live_node):
     tokens = flow.tokens_for(live, browser, platform, *OFFLINE)
     clock.advance(days=3)  # the access token expired long ago, the refresh token lives 30 days
     assert purge_expired(context(live.node, clock)).tokens == 0
-    assert _count(live.node, OidcCode) == 1, "the code of the grant's first tokens stays"
+    assert flow.count(live, OidcCode) == 1, "the code of the grant's first tokens stays"
     assert flow.refresh(live, platform, tokens["refresh_token"]).status_code == 200
 
 
@@ -80,7 +75,7 @@ def test_a_rotated_refresh_token_stays_until_its_own_expiry_so_its_reuse_still_r
     rotated = flow.refresh(live, platform, first["refresh_token"]).json()
     clock.advance(days=2)
     purge_expired(context(live.node, clock))
-    assert _count(live.node, OidcToken) == 2
+    assert flow.count(live, OidcToken) == 2
     reused = flow.refresh(live, platform, first["refresh_token"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     refused = flow.refresh(live, platform, rotated["refresh_token"])
@@ -94,7 +89,7 @@ def test_a_used_code_stays_while_its_tokens_exist_so_a_replay_still_revokes_them
     tokens = flow.redeem(live, platform, code, pkce).json()
     clock.advance(days=2)
     purge_expired(context(live.node, clock))
-    assert _count(live.node, OidcCode) == 1
+    assert flow.count(live, OidcCode) == 1
     assert flow.redeem(live, platform, code, pkce).status_code == 400
     assert flow.refresh(live, platform, tokens["refresh_token"]).status_code == 400, "the replay revoked them"
 
@@ -108,10 +103,10 @@ def test_a_family_s_rows_go_once_its_last_refresh_token_expired(live_node):
     clock.advance(days=22)  # the first refresh token expired more than a day ago, the rotated one lives on
     report = purge_expired(node)
     assert (report.tokens, report.codes) == (1, 1), "the first row and, no longer referenced, its code"
-    assert _count(live.node, OidcToken) == 1
+    assert flow.count(live, OidcToken) == 1
     clock.advance(days=10)  # the rotated one expired on day 40
     assert purge_expired(node).tokens == 1
-    assert _count(live.node, OidcToken) == 0
+    assert flow.count(live, OidcToken) == 0
 
 
 def test_more_rows_than_one_batch_are_all_deleted_and_live_ones_kept(make_node):
@@ -131,7 +126,7 @@ def test_passerelle_db_purge_reports_what_it_deleted(make_node):
     result = CliRunner().invoke(app, ["-c", str(node.config_file), "db", "purge"])
     assert result.exit_code == 0, result.output
     assert "deleted 0 tokens, 0 codes, 4 sessions" in result.output
-    assert _count(node, WebSession) == 0
+    assert flow.count(node, WebSession) == 0
 
 
 def test_a_serving_node_purges_on_its_own(make_node):
@@ -145,7 +140,7 @@ def test_a_serving_node_purges_on_its_own(make_node):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while _count(node, WebSession) > 1 and time.monotonic() < deadline:
+        while flow.count(node, WebSession) > 1 and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         process.terminate()

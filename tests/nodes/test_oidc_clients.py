@@ -95,8 +95,10 @@ def sector_host():
 SEVERAL_HOSTS = ["https://a.example/cb", "https://b.example/cb"]
 
 
-def _register_with_sector(node, server, document: bytes, content_type: str = "application/json"):
-    server.routes["/uris.json"] = answer(document, content_type)
+def _register_with_sector(node, server, document: bytes | None, content_type: str = "application/json"):
+    """Register a client whose sector document is ``document`` (``None``: the server has none, 404)."""
+    if document is not None:
+        server.routes["/uris.json"] = answer(document, content_type)
     return register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
         name="Hub", redirect_uris=SEVERAL_HOSTS,
         sector_identifier_uri=f"http://localhost:{server.port}/uris.json"), "test")
@@ -127,9 +129,7 @@ def test_registration_is_refused_unless_the_sector_document_lists_every_redirect
 def test_registration_is_refused_when_the_sector_document_cannot_be_fetched(make_node, sector_host):
     node = make_node()
     with pytest.raises(ClientRegistrationError, match="could not be read: the server answered HTTP 404"):
-        register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
-            name="Hub", redirect_uris=SEVERAL_HOSTS,
-            sector_identifier_uri=f"http://localhost:{sector_host.port}/missing.json"), "test")
+        _register_with_sector(node, sector_host, None)
     assert stored(node.engine) == []
 
 
