@@ -110,7 +110,7 @@ def keys_rotate(
             choices = ", ".join(keyring.ALGORITHMS)
             err.print(f"[red]error:[/red] purpose must be one of {choices} or all, not {item!r}")
             raise typer.Exit(2)
-        kid = keyring.rotate(engine, _secret(node), item)  # type: ignore[arg-type]
+        kid = keyring.rotate(engine, _secret(node), item)
         console.print(f"{item}: new current key {kid}")
 
 

@@ -144,8 +144,13 @@ async def serve_all(apps: list[tuple[Any, str]]) -> None:
         for app, url in apps
     ]
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: [setattr(s, "should_exit", True) for s in servers])
+        loop.add_signal_handler(sig, stop)
     await asyncio.gather(*(s.serve() for s in servers))
 
 

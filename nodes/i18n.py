@@ -8,6 +8,7 @@ checks that both catalogs hold the same keys.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def translate(lang: str, key: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def negotiate(accept_language: str | None, offered: list[str]) -> str:
+def negotiate(accept_language: str | None, offered: Sequence[str]) -> str:
     """Pick the best of ``offered`` for an ``Accept-Language`` header (RFC 9110 §12.5.4); default first offered."""
     best, best_q = offered[0], 0.0
     for part in (accept_language or "").split(","):

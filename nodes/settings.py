@@ -20,7 +20,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-SUPPORTED_LANGUAGES = ("fr", "en")
+Language = Literal["fr", "en"]
+SUPPORTED_LANGUAGES: tuple[Language, ...] = ("fr", "en")
 
 
 class ConfigError(Exception):
@@ -48,8 +49,8 @@ class NodeSettings(BaseSettings):
     display_name: str = Field(min_length=1, max_length=200, description="Organisation name shown to people.")
     kind: Literal["school", "company"] = Field(description="'school' or 'company': decides roster columns.")
     base_url: str = Field(description="Public origin, e.g. https://alumni.example.edu or http://localhost:8401.")
-    languages: list[Literal["fr", "en"]] = Field(
-        default_factory=lambda: ["fr", "en"], min_length=1, description="Page languages, first is default."
+    languages: list[Language] = Field(
+        default_factory=lambda: list(SUPPORTED_LANGUAGES), min_length=1, description="Page languages, first is default."
     )
     database_url: str = Field(
         default="", description="SQLAlchemy URL; empty means SQLite file <data_dir>/node.db."

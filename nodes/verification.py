@@ -139,7 +139,7 @@ class DatabaseChallenges:
         now = self.node.clock()
         forget_before = now - self.retention
         with transaction(self.node.engine) as db:
-            db.exec(table.delete().where(table.c.used_at < forget_before))  # type: ignore[call-overload]
+            db.exec(table.delete().where(table.c.used_at < forget_before))
             dialect = db.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             inserted = db.exec(

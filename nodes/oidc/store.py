@@ -560,7 +560,7 @@ class SqlProviderStore:
     def seen_assertion(self, client_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
         key = hashlib.sha256(f"{client_id}\x00{jti}".encode()).hexdigest()
         with self._writing() as db:
-            db.exec(  # type: ignore[call-overload]
+            db.exec(
                 OidcAssertionJti.__table__.delete().where(  # type: ignore[attr-defined]
                     col(OidcAssertionJti.expires_at) < now
                 )
@@ -568,7 +568,7 @@ class SqlProviderStore:
             dialect = db.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             table = OidcAssertionJti.__table__  # type: ignore[attr-defined]
-            inserted = db.exec(  # type: ignore[call-overload]
+            inserted = db.exec(
                 insert(table).values(key=key, expires_at=expires_at)
                 .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
             ).first()

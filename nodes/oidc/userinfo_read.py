@@ -18,7 +18,7 @@ from datetime import date
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, any_, bindparam, cast, func, literal, select
+from sqlalchemy import JSON, ColumnElement, Select, String, any_, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from nodes.issuance import OPEN_BADGE
@@ -73,6 +73,7 @@ def _affiliations(dialect: str, member_id: Any) -> Any:
 
 def _documents(dialect: str, member_id: Any) -> Any:
     row = _ISSUED.alias("userinfo_credential")
+    at: ColumnElement[Any]
     if dialect == "postgresql":
         at = func.extract("epoch", row.c.created_at)
         array = func.json_agg(func.json_build_object(literal("id"), row.c.id, literal("at"), at,
@@ -102,11 +103,14 @@ class AffiliationValues:
     end_date: date | None
 
 
+def _fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _date(item.get(name)) if name.endswith("_date") else item.get(name) for name in AFFILIATION_FIELDS}
+
+
 def affiliations_of(text: str | None) -> list[AffiliationValues]:
     """The ``affiliations_json`` column as rows, by id."""
     items = json.loads(text) if text else []
-    rows = [AffiliationValues(**{name: _date(item.get(name)) if name.endswith("_date") else item.get(name)
-                                 for name in AFFILIATION_FIELDS}) for item in items]
+    rows = [AffiliationValues(**_fields(item)) for item in items]
     return sorted(rows, key=lambda row: row.id)
 
 

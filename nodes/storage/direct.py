@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect, Engine
@@ -375,5 +375,8 @@ def _closed_by_server(connection: Any, dialect: Dialect) -> bool:
 
 def _sqlalchemy_error(exc: Exception, dialect: Dialect, sql: str | None = None) -> DBAPIError:
     """The driver's error as SQLAlchemy would raise it (``OperationalError``...), parameters hidden."""
-    return DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect,
-                               ismulti=False)
+    error = DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect,
+                                ismulti=False)
+    # ``instance`` wraps a driver error (``exc`` always is one here) in a DBAPIError; only other exceptions would
+    # come back as a plain StatementError.
+    return cast(DBAPIError, error)

@@ -64,7 +64,9 @@ def check_database_writable(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
         if engine.dialect.name == "sqlite":
-            _probe_sqlite_write(connection.connection.driver_connection)
+            driver = connection.connection.driver_connection
+            assert driver is not None  # a live connection of the pool
+            _probe_sqlite_write(driver)
         elif connection.execute(text("SHOW transaction_read_only")).scalar() == "on":
             raise _ReadOnlyDatabase("the PostgreSQL server only accepts reads")
 

@@ -42,11 +42,13 @@ _SESSION_WITH_MEMBER = DirectStatement(
 )
 # Sessions are written on the direct pool too: one is created for each new visitor and replaced at each sign-in,
 # and an ORM unit of work cost several times the statement.
-_INSERT_SESSION = DirectStatement(insert(_SESSIONS).values({name: bindparam(name) for name in _SESSION_COLUMNS}))
-_DELETE_SESSION = DirectStatement(delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("old_token_hash")))
+_SESSION_START = insert(_SESSIONS).values({name: bindparam(name) for name in _SESSION_COLUMNS})
+_SESSION_END = delete(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("old_token_hash"))
+_INSERT_SESSION = DirectStatement(_SESSION_START)
+_DELETE_SESSION = DirectStatement(_SESSION_END)
 #: The writes of :func:`replacement` (the old session's end, the new one's start), for the sign-in's batch
 #: (nodes/storage/direct.py, ``DirectBatch``) with whatever else the sign-in records.
-REPLACEMENT_WRITES = (_DELETE_SESSION.statement, _INSERT_SESSION.statement)
+REPLACEMENT_WRITES = (_SESSION_END, _SESSION_START)
 _SET_LANGUAGE = DirectStatement(
     update(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("hash")).values(lang=bindparam("lang")))
 

@@ -30,7 +30,7 @@ with warnings.catch_warnings():
     from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 try:  # whichever of the two authlib's client uses, its transport errors are caught as "cannot reach"
-    import httpx2  # type: ignore[import-not-found]
+    import httpx2
 
     HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
 except ImportError:
@@ -64,6 +64,7 @@ class StrictOpenIdApp(StarletteOAuth2App):  # type: ignore[misc]
     """authlib's Starlette OAuth 2 app with its discovery document checked before first use."""
 
     expected_issuer: str = ""
+    server_metadata: dict[str, Any]
 
     async def load_server_metadata(self) -> dict[str, Any]:
         fresh = "_loaded_at" not in self.server_metadata
@@ -201,7 +202,7 @@ def _bearer_error(response: httpx.Response) -> str:
     challenge = response.headers.get("www-authenticate", "")
     marker = 'error="'
     if marker in challenge:
-        return challenge.split(marker, 1)[1].split('"', 1)[0][:60]
+        return str(challenge).split(marker, 1)[1].split('"', 1)[0][:60]
     try:
         body = response.json()
     except ValueError:

@@ -6,7 +6,7 @@ Create Date: 2026-11-26 05:42:42.310243
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0001'
