@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from nodes import keyring
 from nodes.clock import Clock, utc_now
@@ -25,6 +26,12 @@ from nodes.web.pages import make_templates
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
+#: FastAPI's own OpenTelemetry (request spans and metrics, and logs of validation failures and unhandled exceptions
+#: with their messages and stack traces) switches itself on once any OpenTelemetry provider is configured in the
+#: process. A node reports through its own metrics and its redacted request log (nodes/observability.py); exception
+#: messages exported around that redaction could carry a token or a secret (SECURITY W5). Off, which also spares
+#: every request FastAPI's check for a configured provider.
+NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
 def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
@@ -41,7 +48,7 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     status_lists.rebuild(node)  # published bits re-derived from the credentials' states (SECURITY X2, X12)
 
     app = FastAPI(title=f"Passerelle node — {settings.display_name}", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json", lifespan=_lifespan)
+                  openapi_url="/api/openapi.json", lifespan=_lifespan, telemetry=NO_FRAMEWORK_TELEMETRY)
     app.state.node = node
     app.state.templates = make_templates()
     app.state.metrics = Metrics()

@@ -6,6 +6,9 @@ import io
 import json
 import logging
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -157,3 +160,47 @@ def test_w5_a_string_seen_clean_stays_unchanged_and_a_secret_is_redacted_every_t
     assert redact("POST /token 200") == "POST /token 200"
     for _ in range(3):
         assert redact("refresh_token=abc123") == "refresh_token=[redacted]"
+
+
+_TRACER_REQUESTS = """
+import json, sys
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+
+asked = []
+
+
+class Recording(trace.TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        asked.append(args[0] if args else "")
+        return trace.NoOpTracer()
+
+
+trace.set_tracer_provider(Recording())
+from nodes.app import create_app
+from nodes.settings import load_settings
+
+with TestClient(create_app(load_settings(sys.argv[1]))) as client:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
+node = len(asked)
+plain = FastAPI()
+plain.get("/x")(lambda: {})
+with TestClient(plain) as client:
+    client.get("/x")
+print(json.dumps({"node": node, "plain": len(asked) - node}))
+"""
+
+
+def test_w5_fastapi_native_telemetry_stays_off_when_a_provider_is_configured(make_node):
+    """FastAPI exports exception messages and stack traces, unredacted, once any OpenTelemetry provider is set in
+    the process: a node never asks for a tracer, where a plain FastAPI app does (the control). In a subprocess, as
+    the global provider can be set only once."""
+    node = make_node()
+    done = subprocess.run([sys.executable, "-c", _TRACER_REQUESTS, str(node.config_file)], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    asked = json.loads(done.stdout.strip().splitlines()[-1])
+    assert asked["plain"] >= 1
+    assert asked["node"] == 0
