@@ -199,10 +199,10 @@ async def fetch_userinfo(oauth: StrictOAuth, network: Network, access_token: str
 
 def _bearer_error(response: httpx.Response) -> str:
     """The ``error`` of ``WWW-Authenticate: Bearer error="..."``, else of the JSON body, else the status."""
-    challenge = response.headers.get("www-authenticate", "")
+    challenge = str(response.headers.get("www-authenticate", ""))
     marker = 'error="'
     if marker in challenge:
-        return str(challenge).split(marker, 1)[1].split('"', 1)[0][:60]
+        return challenge.split(marker, 1)[1].split('"', 1)[0][:60]
     try:
         body = response.json()
     except ValueError:
