@@ -17,6 +17,7 @@ from nodes import keyring
 from nodes.clock import Clock, utc_now
 from nodes.context import NodeContext
 from nodes.observability import Metrics
+from nodes.oidc.node_provider import build_provider
 from nodes.settings import NodeSettings
 from nodes.storage.db import make_engine, upgrade
 from nodes.web import errors, limits
@@ -50,6 +51,7 @@ def create_app(settings: NodeSettings, clock: Clock = utc_now) -> FastAPI:
     app = FastAPI(title=f"Passerelle node — {settings.display_name}", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json", lifespan=_lifespan, telemetry=NO_FRAMEWORK_TELEMETRY)
     app.state.node = node
+    app.state.oidc_provider = build_provider(node)
     app.state.templates = make_templates()
     app.state.metrics = Metrics()
     app.state.userinfo_reads = weakref.WeakKeyDictionary()  # by event loop (nodes.oidc.token_routes)

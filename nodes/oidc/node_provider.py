@@ -1,12 +1,15 @@
 """Building the provider of one node: its store, its keys (through the keyring), its pairwise salt and clock.
 
-The provider is made once per app, on first use, and kept on ``app.state`` (two nodes in one process each have
-their own). Unsealed signing keys are cached for a minute: a rotation is picked up within that minute, and the
+The provider is made with its app and kept on ``app.state`` (two nodes in one process each have their own); its ID
+token keys are unsealed then. A key is used from memory for a minute; after that it still signs while a worker
+thread reads the current one, so a request never waits on the keyring, and SQLite's token endpoint, which answers on
+the event loop (ADR 0600), never reads the database there. A rotation is picked up within about a minute, and the
 previous key stays published meanwhile, so nothing is ever signed with an unpublished key (SECURITY X3).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -23,25 +26,52 @@ from nodes import keyring
 from nodes.context import NodeContext
 from nodes.oidc.store import SqlProviderStore
 from nodes.storage.direct import DirectRow
-from nodes.web.sessions import node_of
 
 KEY_CACHE_SECONDS = 60.0
+#: After a failed refresh (the database unreachable), the key in memory signs this long before the next try.
+KEY_RETRY_SECONDS = 5.0
+log = logging.getLogger("passerelle.oidc")
 
 
 class KeyringKeys:
-    """:class:`federation.oidc.provider.KeySource` on the node's keyring."""
+    """:class:`federation.oidc.provider.KeySource` on the node's keyring, read ahead (see the module's docstring)."""
 
     def __init__(self, node: NodeContext) -> None:
         self.node = node
         self._cache: dict[str, tuple[float, SigningKey]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Unseal the key of every ID token algorithm now (at start-up), so no request reads the keyring."""
+        for purpose in sorted(set(ID_TOKEN_ALGORITHMS.values())):
+            self._load(purpose)
 
     def signing_key(self, alg: str) -> SigningKey:
         purpose = ID_TOKEN_ALGORITHMS[alg]
         with self._lock:
             cached = self._cache.get(purpose)
-            if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+            if cached is not None:
+                if time.monotonic() - cached[0] >= KEY_CACHE_SECONDS and purpose not in self._refreshing:
+                    self._refreshing.add(purpose)
+                    threading.Thread(target=self._refresh, args=(purpose,), name="passerelle-keys",
+                                     daemon=True).start()
                 return cached[1]
+        return self._load(purpose)  # not warmed (a key source made outside create_app)
+
+    def _refresh(self, purpose: str) -> None:
+        try:
+            self._load(purpose)
+        except Exception as exc:  # noqa: BLE001 (the key in memory keeps signing; the next use tries again)
+            log.warning("reading the %s signing key failed: %s", purpose, type(exc).__name__)
+            with self._lock:
+                _, key = self._cache[purpose]
+                self._cache[purpose] = (time.monotonic() - KEY_CACHE_SECONDS + KEY_RETRY_SECONDS, key)
+        finally:
+            with self._lock:
+                self._refreshing.discard(purpose)
+
+    def _load(self, purpose: str) -> SigningKey:
         try:
             key = keyring.current_signing_key(self.node.engine, self.node.secret, purpose)  # type: ignore[arg-type]
         except keyring.KeyringError:
@@ -73,27 +103,18 @@ class IssuedCredentials:
 
 
 def build_provider(node: NodeContext) -> Provider:
+    """The node's provider, its ID token keys unsealed (at start-up: no request reads the keyring)."""
     config = ProviderConfig(issuer=node.settings.base_url)
     store = SqlProviderStore(node)
-    return Provider(
-        config, store, KeyringKeys(node), derive_salt(node.secret), node.clock,
-        credential_source=IssuedCredentials(store),
-    )
-
-
-_build_lock = threading.Lock()
+    keys = KeyringKeys(node)
+    keys.warm()
+    return Provider(config, store, keys, derive_salt(node.secret), node.clock,
+                    credential_source=IssuedCredentials(store))
 
 
 def provider_of(request: Request) -> Provider:
-    """The provider of the node serving ``request``."""
-    state = request.app.state
-    provider: Provider | None = getattr(state, "oidc_provider", None)
-    if provider is None:
-        with _build_lock:
-            provider = getattr(state, "oidc_provider", None)
-            if provider is None:
-                provider = build_provider(node_of(request))
-                state.oidc_provider = provider
+    """The provider of the node serving ``request`` (made by :func:`nodes.app.create_app`)."""
+    provider: Provider = request.app.state.oidc_provider
     return provider
 
 

@@ -89,6 +89,15 @@ async def roster_upload(request: Request, admin: AdminDep) -> HTMLResponse:
     return _roster_page(request, report, invited=invited, invite_failed=failed)
 
 
+def _invite_one(request: Request, actor: str, public_id: str) -> int:
+    """Invite the member of ``public_id`` (404 for nobody); how many invitations were sent (0 or 1)."""
+    with Session(node_of(request).engine) as db:
+        member_id = queries.member_id_of(db, public_id)
+    if member_id is None:
+        raise ProblemError(404, "not_found", "No such member.")
+    return _invite(request, actor, [member_id])[0]
+
+
 def _invite(request: Request, actor: str, member_ids: list[int]) -> tuple[int, int]:
     """Send invitations (after the import committed); return how many were sent and how many failed."""
     from nodes.invitations import InvitationDeliveryError, issue_invitations
@@ -124,14 +133,9 @@ def members(
 @router.post("/members/{public_id}/invite", dependencies=[CsrfChecked])
 async def invite_member(request: Request, public_id: str, admin: AdminDep) -> Response:
     """(Re)send the member's invitation; the earlier unused link stops working (see :mod:`nodes.invitations`)."""
-    node = node_of(request)
     form = await request.form()
     back = safe_next(str(form.get("back") or ""), "/admin/members")
-    with Session(node.engine) as db:
-        member_id = queries.member_id_of(db, public_id)
-    if member_id is None:
-        raise ProblemError(404, "not_found", "No such member.")
-    sent, _ = await run_in_threadpool(_invite, request, admin.public_id, [member_id])
+    sent = await run_in_threadpool(_invite_one, request, admin.public_id, public_id)
     flag = "invited" if sent else "failed"
     joiner = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{joiner}{flag}={public_id}", status_code=303, headers=NO_STORE)

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from nodes.context import NodeContext
 from nodes.credential_states import StateProblem, change_state
-from nodes.issuance import issue_affiliations, pending_affiliations
+from nodes.issuance import IssueReport, issue_affiliations, pending_affiliations
 from nodes.issuance_jobs import job_view, recent_jobs, start_job
 from nodes.members import InvalidEmail, email_key
 from nodes.storage.credential_tables import IssuedCredential
@@ -60,23 +61,28 @@ def credentials_list(
 @router.post("/issue", dependencies=[CsrfChecked])
 async def issue_to_member(request: Request, admin: AdminDep) -> Response:
     """Issue every missing credential of one member (by e-mail), then come back to the list."""
-    node = node_of(request)
     form = await request.form()
     email, open_badge = str(form.get("email") or ""), form.get("open_badge") == "1"
     try:
         key = email_key(email)
     except InvalidEmail:
         raise ProblemError(400, "invalid_request", "This is not a valid e-mail address.") from None
+    member, report = await run_in_threadpool(_issue_to, node_of(request), key, open_badge, admin.public_id,
+                                             peer_address(request))
+    target = "/admin/credentials?" + urlencode({"q": member.email, "issued": len(report.issued),
+                                                "skipped": len(report.skipped)})
+    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+
+def _issue_to(node: NodeContext, key: str, open_badge: bool, actor: str,
+              ip: str | None) -> tuple[Member, IssueReport]:
+    """Issue what is missing for the member of e-mail ``key`` (404 for nobody), in a worker thread."""
     with Session(node.engine) as db:
         member = db.exec(select(Member).where(Member.email_key == key)).first()
         pending = pending_affiliations(db, open_badge=open_badge, member_id=member.id) if member else []
     if member is None:
         raise ProblemError(404, "not_found", "No member has this e-mail address.")
-    report = await run_in_threadpool(lambda: issue_affiliations(node, pending, actor=admin.public_id,
-                                                                ip=peer_address(request), open_badge=open_badge))
-    target = "/admin/credentials?" + urlencode({"q": member.email, "issued": len(report.issued),
-                                                "skipped": len(report.skipped)})
-    return RedirectResponse(target, status_code=303, headers=NO_STORE)
+    return member, issue_affiliations(node, pending, actor=actor, ip=ip, open_badge=open_badge)
 
 
 @router.post("/issue-all", dependencies=[CsrfChecked])
@@ -136,8 +142,8 @@ async def credential_state(request: Request, admin: AdminDep) -> Response:
     except StateProblem as exc:
         if exc.status == 404:
             raise ProblemError(404, "not_found", exc.detail) from None
-        return _credential_page(request, credential_id, exc.code if exc.status == 409 else "reason",
-                                status_code=exc.status)
+        return await run_in_threadpool(_credential_page, request, credential_id,
+                                       exc.code if exc.status == 409 else "reason", status_code=exc.status)
     target = "/admin/credentials/view?" + urlencode({"id": credential_id, "changed": action})
     return RedirectResponse(target, status_code=303,
                             headers=NO_STORE)

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from nodes.context import NodeContext
 from nodes.credentials_service import member_rows
 from nodes.issuance import OPEN_BADGE, issue_affiliations, pending_affiliations
 from nodes.qr import compact_json, qr_data_uri
@@ -70,21 +71,24 @@ def download(request: Request, member: MemberDep, id: str) -> Response:
 @router.post("/request", dependencies=[CsrfChecked])
 async def request_credential(request: Request, member: MemberDep) -> Response:
     """Issue the missing credential (or Open Badge) of one of the member's own affiliations."""
-    node = node_of(request)
     form = await request.form()
     raw, open_badge = str(form.get("affiliation") or ""), form.get("form") == "open_badge"
     if not raw.isdigit() or len(raw) > 12:
         raise ProblemError(400, "invalid_request", "Unknown affiliation.")
+    await run_in_threadpool(_issue_own, node_of(request), member, int(raw), open_badge, peer_address(request))
+    return RedirectResponse("/me/credentials", status_code=303, headers=NO_STORE)
+
+
+def _issue_own(node: NodeContext, member: Member, affiliation_id: int, open_badge: bool, ip: str | None) -> None:
+    """Issue what is missing for one of ``member``'s affiliations (404 for anyone else's), in a worker thread."""
     with Session(node.engine) as db:
-        pending = pending_affiliations(db, open_badge=open_badge, member_id=member.id, affiliation_ids=[int(raw)])
-        owned = db.get(Affiliation, int(raw))
+        pending = pending_affiliations(db, open_badge=open_badge, member_id=member.id,
+                                       affiliation_ids=[affiliation_id])
+        owned = db.get(Affiliation, affiliation_id)
     if owned is None or owned.member_id != member.id:
         raise ProblemError(404, "not_found", "Unknown affiliation.")
     if pending:
-        ip = peer_address(request)
-        await run_in_threadpool(lambda: issue_affiliations(node, pending, actor=member.public_id, ip=ip,
-                                                           open_badge=open_badge))
-    return RedirectResponse("/me/credentials", status_code=303, headers=NO_STORE)
+        issue_affiliations(node, pending, actor=member.public_id, ip=ip, open_badge=open_badge)
 
 
 def _id(member: Member) -> int:

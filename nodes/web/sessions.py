@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from nodes.clock import aware
@@ -201,10 +202,15 @@ def apply_cookie(request: Request, response: Response) -> None:
 
 
 async def check_csrf(request: Request) -> None:
-    """Refuse (403) a form POST whose ``csrf_token`` does not match the session's."""
-    row = current_session(request)
+    """Refuse (403) a form POST whose ``csrf_token`` does not match the session's.
+
+    The session, unless a dependency before this one read it, is read in a worker thread: the event loop never
+    waits on the database, so a slow database holds up the requests that need it, not ``/healthz`` and the rest.
+    """
     form = await request.form()
     sent = form.get("csrf_token")
+    read = hasattr(request.state, "web_session")
+    row = current_session(request) if read else await run_in_threadpool(current_session, request)
     if row is None or not isinstance(sent, str) or not hmac.compare_digest(sent, row.csrf_token):
         raise ProblemError(
             403, "csrf_failed", "This form has expired or was not sent by this site. Reload and try again."

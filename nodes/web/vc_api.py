@@ -63,7 +63,7 @@ def api_admin(request: Request) -> Member:
 
 @router.post("/credentials/issue")
 async def issue(request: Request) -> JSONResponse:
-    admin = api_admin(request)
+    admin = await run_in_threadpool(api_admin, request)  # reads the token or the session: not on the event loop
     body = await read_json(request)
     node = node_of(request)
     ip = peer_address(request)

@@ -83,3 +83,25 @@ def test_did_document_and_jwks_are_served_over_http(live_node):
     method = did.json()["verificationMethod"][0]
     assert method["type"] == "Multikey" and method["publicKeyMultibase"].startswith("z6Mk")
     assert jwks.status_code == 200 and jwks.json()["keys"][0]["alg"] == "ES256"
+
+
+def test_id_token_keys_sign_from_memory_and_a_rotation_is_picked_up_in_the_background(make_node, monkeypatch):
+    """A key older than a minute still signs at once (no request waits on the keyring, and SQLite's token endpoint
+    never reads it on the event loop) while a worker thread reads the current one."""
+    import time
+
+    from nodes.context import NodeContext
+    from nodes.oidc import node_provider
+
+    node = make_node()
+    source = node_provider.KeyringKeys(NodeContext(settings=node.settings, engine=node.engine, secret=node.secret))
+    source.warm()
+    old = source.signing_key("ES256")
+    new_kid = keyring.rotate(node.engine, node.secret, "jose")
+    assert source.signing_key("ES256").kid == old.kid  # within the minute: from memory
+    monkeypatch.setattr(node_provider, "KEY_CACHE_SECONDS", 0.0)
+    assert source.signing_key("ES256").kid == old.kid  # stale: still signs, and a refresh has started
+    deadline = time.monotonic() + 10
+    while source.signing_key("ES256").kid != new_kid:
+        assert time.monotonic() < deadline, "the rotated key was never picked up"
+        time.sleep(0.01)
