@@ -19,7 +19,7 @@ from tests.e2e.admin_browsing import ADMIN_EMAIL, form_token, upload
 from tests.e2e.browsing import HTML, csrf_of, sign_in
 from tests.e2e.vc_support import issuer
 from tests.nodes.credential_support import rows
-from tests.nodes.oidc_flow import browser, register, tokens_for
+from tests.nodes.oidc_flow import browser, refresh, register, tokens_for, userinfo
 from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
 
 
@@ -48,8 +48,10 @@ def test_form_posts_consent_and_the_issuing_api_use_the_database_off_the_event_l
     platform = register(live)
     on_loop = checkouts_on_the_loop(live)
 
-    with closing(browser(live, "alice@ecole.example")) as member:  # POST /signin
-        tokens_for(live, member, platform, scope="openid profile", claims=["name"])  # POST /authorize/consent
+    with closing(browser(live, "alice@ecole.example")) as member:  # POST /signin, then a consent
+        tokens = tokens_for(live, member, platform, "openid profile offline_access", ["name", "offline_access"])
+        assert refresh(live, platform, tokens["refresh_token"]).status_code == 200
+        assert userinfo(live, tokens["access_token"]).status_code == 200
         page = member.get("/me/credentials", headers=HTML)
         affiliation = page.text.split('name="affiliation" value="', 1)[1].split('"', 1)[0]
         asked = member.post("/me/credentials/request", headers=HTML,
