@@ -105,3 +105,28 @@ def test_id_token_keys_sign_from_memory_and_a_rotation_is_picked_up_in_the_backg
     while source.signing_key("ES256").kid != new_kid:
         assert time.monotonic() < deadline, "the rotated key was never picked up"
         time.sleep(0.01)
+
+
+def test_an_id_token_key_keeps_signing_when_its_refresh_cannot_reach_the_database(make_node, monkeypatch, caplog,
+                                                                                 tmp_path):
+    import time
+
+    from nodes.context import NodeContext
+    from nodes.oidc import node_provider
+    from nodes.storage.db import make_engine
+
+    node = make_node()
+    source = node_provider.KeyringKeys(NodeContext(settings=node.settings, engine=node.engine, secret=node.secret))
+    source.warm()
+    key = source.signing_key("ES256")
+    unreachable = make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'node.db'}")  # cannot be opened
+    source.node = NodeContext(settings=node.settings, engine=unreachable, secret=node.secret)
+    monkeypatch.setattr(node_provider, "KEY_CACHE_SECONDS", 0.0)
+    with caplog.at_level("WARNING", logger="passerelle.oidc"):
+        assert source.signing_key("ES256").kid == key.kid  # signs at once; the refresh fails in its thread
+        deadline = time.monotonic() + 10
+        while "reading the jose signing key failed" not in caplog.text:
+            assert time.monotonic() < deadline, "the refresh never ran"
+            time.sleep(0.01)
+    assert source.signing_key("ES256").kid == key.kid
+    unreachable.dispose()
