@@ -16,14 +16,11 @@ from nodes.oidc.store import _AFFILIATIONS_OF, _CLIENT, _MEMBER
 from nodes.storage.direct import DirectBatch, DirectReads, DirectStatement
 from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcToken
+from tests.nodes.credential_support import context
 from tests.seed import COMPANY_AFFILIATION, SCHOOL_AFFILIATION, seed_member
 
 _TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
-
-
-def context(node) -> NodeContext:
-    return NodeContext(settings=node.settings, engine=node.engine, secret=node.secret)
 
 
 def through_sqlalchemy(node, statement: DirectStatement, params: dict) -> list[dict]:

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from credentials import keys, sealing
 from nodes import keyring
 from nodes.storage.models import NodeKey
+from tests.nodes.credential_support import context
 
 
 def test_init_creates_one_current_key_per_purpose(make_node):
@@ -90,11 +91,10 @@ def test_id_token_keys_sign_from_memory_and_a_rotation_is_picked_up_in_the_backg
     never reads it on the event loop) while a worker thread reads the current one."""
     import time
 
-    from nodes.context import NodeContext
     from nodes.oidc import node_provider
 
     node = make_node()
-    source = node_provider.KeyringKeys(NodeContext(settings=node.settings, engine=node.engine, secret=node.secret))
+    source = node_provider.KeyringKeys(context(node))
     source.warm()
     old = source.signing_key("ES256")
     new_kid = keyring.rotate(node.engine, node.secret, "jose")
@@ -109,18 +109,18 @@ def test_id_token_keys_sign_from_memory_and_a_rotation_is_picked_up_in_the_backg
 
 def test_an_id_token_key_keeps_signing_when_its_refresh_cannot_reach_the_database(make_node, monkeypatch, caplog,
                                                                                  tmp_path):
+    import dataclasses
     import time
 
-    from nodes.context import NodeContext
     from nodes.oidc import node_provider
     from nodes.storage.db import make_engine
 
     node = make_node()
-    source = node_provider.KeyringKeys(NodeContext(settings=node.settings, engine=node.engine, secret=node.secret))
+    source = node_provider.KeyringKeys(context(node))
     source.warm()
     key = source.signing_key("ES256")
     unreachable = make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'node.db'}")  # cannot be opened
-    source.node = NodeContext(settings=node.settings, engine=unreachable, secret=node.secret)
+    source.node = dataclasses.replace(source.node, engine=unreachable)
     monkeypatch.setattr(node_provider, "KEY_CACHE_SECONDS", 0.0)
     with caplog.at_level("WARNING", logger="passerelle.oidc"):
         assert source.signing_key("ES256").kid == key.kid  # signs at once; the refresh fails in its thread

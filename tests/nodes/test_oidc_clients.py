@@ -16,6 +16,7 @@ from nodes.oidc.clients import ClientRegistration, ClientRegistrationError, regi
 from nodes.storage.oidc_tables import OidcClient
 from tests.e2e.browsing import HTML, csrf_of
 from tests.nodes import oidc_flow as flow
+from tests.nodes.credential_support import context
 from tests.nodes.scripted_server import ScriptedServer, answer
 from tests.seed import PASSWORD, seed_member
 
@@ -79,7 +80,7 @@ def test_registration_refuses_bad_input_and_stores_nothing(make_node, changes, f
     node = make_node()
     values = {"name": "Hub", "redirect_uris": ["https://hub.example/cb"], **changes}
     with pytest.raises(ClientRegistrationError, match=field):
-        register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(**values), "test")
+        register_client(context(node), ClientRegistration(**values), "test")
     assert stored(node.engine) == []
 
 
@@ -99,7 +100,7 @@ def _register_with_sector(node, server, document: bytes | None, content_type: st
     """Register a client whose sector document is ``document`` (``None``: the server has none, 404)."""
     if document is not None:
         server.routes["/uris.json"] = answer(document, content_type)
-    return register_client(flow.node_context(type("L", (), {"node": node})), ClientRegistration(
+    return register_client(context(node), ClientRegistration(
         name="Hub", redirect_uris=SEVERAL_HOSTS,
         sector_identifier_uri=f"http://localhost:{server.port}/uris.json"), "test")
 
@@ -136,7 +137,7 @@ def test_registration_is_refused_when_the_sector_document_cannot_be_fetched(make
 def test_private_key_jwt_client_registers_public_keys_only(make_node):
     node = make_node()
     key = keys.generate("ES256")
-    ctx = flow.node_context(type("L", (), {"node": node}))
+    ctx = context(node)
     with pytest.raises(ClientRegistrationError, match="private"):
         private = {**key.public_jwk(), "d": "AAAA"}
         register_client(ctx, ClientRegistration(name="Hub", redirect_uris=["https://hub.example/cb"],

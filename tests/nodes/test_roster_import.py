@@ -8,18 +8,14 @@ import io
 import pytest
 from sqlmodel import Session, col, select
 
-from nodes.context import NodeContext
 from nodes.roster.apply import import_roster
 from nodes.roster.export import export_roster, neutralise, write_roster
 from nodes.storage.models import Affiliation, AuditEvent, Member
+from tests.nodes.credential_support import context
 
 HEADER = "email,given_name,family_name,programme,degree,class_year,groups\n"
 ADA = "ada@ecole.example,Ada,Lovelace,Informatique,Master,2015,Club robotique"
 LEA = "lea@ecole.example,Léa,Dubois,Génie civil,Licence,2012,"
-
-
-def context(node) -> NodeContext:
-    return NodeContext(settings=node.settings, engine=node.engine, secret=node.secret)
 
 
 def csv_bytes(*rows: str, header: str = HEADER) -> bytes:
