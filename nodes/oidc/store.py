@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, literal, update
+from sqlalchemy import Select, bindparam, exists, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -65,6 +65,10 @@ class _RequestScope:
     #: lockout; the rows read, by hash (``None``: no such token).
     refresh_hash: str | None = None
     refresh_rows: dict[str, DirectRow | None] = field(default_factory=dict)
+    #: The hash of the authorization code the request presents (a code grant), read likewise on first need with
+    #: its client, lockout, consent, member and affiliations; the row read (``None``: no such code).
+    code_hash: str | None = None
+    code_rows: dict[str, DirectRow | None] = field(default_factory=dict)
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
@@ -176,6 +180,7 @@ _AFFILIATIONS_OF = DirectStatement(select(_AFFILIATIONS).where(
 _LIVE_DOCUMENTS = DirectStatement(LIVE_DOCUMENTS)
 _CLIENTS = OidcClient.__table__  # type: ignore[attr-defined]
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
+_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # A token with what answering for it needs (its client, the live consent, the member) in one statement: UserInfo,
 # introspection and a refresh grant would otherwise run one statement for each.
 _JOINED = {
@@ -185,25 +190,40 @@ _JOINED = {
     "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at")],
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
-_WITH_GRANT = select(
-    _TOKENS, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items() for column in columns]
-).select_from(
-    _TOKENS.join(_CLIENTS, _CLIENTS.c.client_id == _TOKENS.c.client_id)
-    .join(_MEMBERS, _MEMBERS.c.id == _TOKENS.c.member_id)
-    .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == _TOKENS.c.member_id)
-               & (_CONSENTS.c.client_id == _TOKENS.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
-)
+
+
+def _with_grant(table: Any, outer: bool = False) -> Select[Any]:
+    """The rows of ``table`` (tokens or codes, which both name a ``client_id`` and a ``member_id``) with their
+    client, live consent and member. A token without its client or member is no token (inner joins); a code is
+    read whatever became of them (``outer``), so that its redemption and reuse are judged as before."""
+    join = table.outerjoin if outer else table.join
+    joined: Select[Any] = select(
+        table, *[column.label(f"{prefix}__{column.name}") for prefix, columns in _JOINED.items() for column in columns]
+    ).select_from(
+        join(_CLIENTS, _CLIENTS.c.client_id == table.c.client_id)
+        .join(_MEMBERS, _MEMBERS.c.id == table.c.member_id, isouter=outer)
+        .outerjoin(_CONSENTS, (_CONSENTS.c.member_id == table.c.member_id)
+                   & (_CONSENTS.c.client_id == table.c.client_id) & _CONSENTS.c.revoked_at.is_(None))
+    )
+    return joined
+
+
+def _with_lockout(with_grant: Select[Any], table: Any) -> Select[Any]:
+    """... and the lockout of the row's client (:data:`CLIENT_KEY_PREFIX` and its id), as ``c__locked_until``."""
+    return with_grant.add_columns(
+        select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
+            table.c.client_id)).scalar_subquery().label("c__locked_until"))
+
+
+_WITH_GRANT = _with_grant(_TOKENS)
 # ... and with the member's affiliations (and, an access token, live credentials): UserInfo and a refresh grant
 # then need no other read of the member. One statement per dialect (nodes.oidc.userinfo_read). Access tokens are
 # read by a list of hashes: UserInfo requests that arrive together are answered from one read (nodes.oidc.token_reads).
 _ACCESS_TOKENS_READ = userinfo_reads(
     _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.access_hash, "hashes"))
-_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # A refresh token is read with its client's lockout too: the grant's client authentication, which comes first,
 # then needs no read of its own when the client is the token's (nodes.oidc.token_routes reads the token ahead).
-_WITH_LOCKOUT = _WITH_GRANT.add_columns(
-    select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
-        _TOKENS.c.client_id)).scalar_subquery().label("c__locked_until"))
+_WITH_LOCKOUT = _with_lockout(_WITH_GRANT, _TOKENS)
 _REFRESH_TOKEN_READ = userinfo_reads(
     _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
 # ... and by a list of hashes: on PostgreSQL the refresh grants that arrive together read their tokens in one
@@ -211,6 +231,11 @@ _REFRESH_TOKEN_READ = userinfo_reads(
 _REFRESH_TOKENS_READ = userinfo_reads(
     _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.refresh_hash, "hashes"),
     documents=False)
+# An authorization code likewise, for its redemption: the client's authentication, the code, the consent, the member
+# and the affiliations of the ID token, in one statement instead of five.
+_CODE_READ = userinfo_reads(
+    _with_lockout(_with_grant(_CODES, outer=True), _CODES), _CODES.c.member_id,
+    lambda dialect: _CODES.c.code_hash == bindparam("hash"), documents=False)
 _LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
 _CLIENT_WITH_LOCK = DirectStatement(
@@ -293,7 +318,8 @@ class SqlProviderStore:
     @contextmanager
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
                     refresh_hash: str | None = None, on_loop: bool = False,
-                    refresh_rows: Mapping[str, DirectRow | None] | None = None) -> Iterator[None]:
+                    refresh_rows: Mapping[str, DirectRow | None] | None = None,
+                    code_hash: str | None = None) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
         with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
@@ -304,7 +330,7 @@ class SqlProviderStore:
             yield
             return
         scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, dict(refresh_rows or {}),
-                              on_loop=on_loop)
+                              code_hash=code_hash, on_loop=on_loop)
         token = _scope.set(scope)
         try:
             yield
@@ -380,7 +406,13 @@ class SqlProviderStore:
         self.node.direct_reads.write(_INSERT_CODE, values)
 
     def find_code(self, code_hash: str) -> AuthorizationCode | None:
-        row = self._first(_CODE_BY_HASH, {"hash": code_hash})
+        scope = _scope.get()
+        if scope is not None and scope.code_hash == code_hash:
+            row = self._code_row(scope, code_hash)
+            if row is not None:
+                self._remember_grant(scope, row, documents=False)
+        else:
+            row = self._first(_CODE_BY_HASH, {"hash": code_hash})
         if row is None:
             return None
         return AuthorizationCode(
@@ -464,14 +496,23 @@ class SqlProviderStore:
             row = self.read_access_tokens([token_hash])[token_hash]
         if row is None:
             return None
-        token = _record(row)
-        member_id, client_id = token.member_id, token.client_id
-        # What the scope already holds (the client, read with its lockout by a token request) is not built again.
+        self._remember_grant(scope, row, documents=kind == "access_token")
+        return _record(row)
+
+    @staticmethod
+    def _remember_grant(scope: _RequestScope, row: DirectRow, documents: bool) -> None:
+        """Keep in the scope what came with a token or a code (its client, live consent, member, affiliations and,
+        with ``documents``, live credentials), for the calls of the core that follow. What the scope already holds
+        (the client, read with its lockout by a token request) is not built again. A code is read with outer joins:
+        where its client or member is gone, nothing is kept and the calls that need them read (and find nothing)."""
+        member_id, client_id = row.member_id, row.client_id
+        if row.m__id is None:
+            return
         if member_id not in scope.affiliations_json:
             scope.affiliations_json[member_id] = row.affiliations_json
-        if kind == "access_token" and member_id not in scope.documents_json:
+        if documents and member_id not in scope.documents_json:
             scope.documents_json[member_id] = row.documents_json
-        if client_id not in scope.clients:
+        if client_id not in scope.clients and row.c__client_id is not None:
             client = _Columns(row, "c")
             scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
         if (member_id, client_id) not in scope.consents:
@@ -480,13 +521,28 @@ class SqlProviderStore:
                 member_id, client_id, frozenset(consent.decided), frozenset(consent.granted), aware(consent.granted_at))
         if member_id not in scope.member_rows:
             scope.member_rows[member_id] = _Columns(row, "m")
-        return token
 
     def _refresh_row(self, scope: _RequestScope, token_hash: str) -> DirectRow | None:
         if token_hash not in scope.refresh_rows:
             scope.refresh_rows[token_hash] = scope.connection.first(
                 _REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash})
         return scope.refresh_rows[token_hash]
+
+    def _code_row(self, scope: _RequestScope, code_hash: str) -> DirectRow | None:
+        if code_hash not in scope.code_rows:
+            scope.code_rows[code_hash] = scope.connection.first(_CODE_READ[self.engine.dialect.name],
+                                                                {"hash": code_hash})
+        return scope.code_rows[code_hash]
+
+    def _presented_row(self, scope: _RequestScope | None) -> DirectRow | None:
+        """The refresh token or code the request presents, with its client and lockout (read on first need)."""
+        if scope is None:
+            return None
+        if scope.refresh_hash:
+            return self._refresh_row(scope, scope.refresh_hash)
+        if scope.code_hash:
+            return self._code_row(scope, scope.code_hash)
+        return None
 
     def live_credential_documents(self, member_id: int) -> list[dict[str, Any]]:
         """The member's live affiliation credentials (:func:`nodes.credentials_service.live_documents`): as read
@@ -578,9 +634,9 @@ class SqlProviderStore:
         """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.retry_after` reads it)."""
         key = client_throttle_key(client_id)
         scope = _scope.get()
-        token = self._refresh_row(scope, scope.refresh_hash) if scope is not None and scope.refresh_hash else None
+        token = self._presented_row(scope)
         if scope is not None and token is not None and token.client_id == client_id:  # read with its lockout
-            if client_id not in scope.clients:
+            if client_id not in scope.clients and token.c__client_id is not None:
                 client = _Columns(token, "c")
                 scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
             until = token.c__locked_until

@@ -21,6 +21,7 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Callable
+from typing import NamedTuple
 
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
@@ -154,35 +155,46 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
     thread directly.
     """
     oauth = await oauth_request(request)
-    refresh_hash = _presented_refresh_token(endpoint, oauth)
+    presented = _presented_grant(endpoint, oauth)
     database = node_of(request).engine.dialect.name
     if database == "sqlite" and endpoint is not Provider.revoke:
         try:
-            return _answer(request, endpoint, oauth, refresh_hash, on_loop=True)
+            return _answer(request, endpoint, oauth, presented, on_loop=True)
         except WouldBlock:
             pass  # nothing was written: run it where it may wait
     refresh_rows = None
-    if refresh_hash is not None and database != "sqlite":
+    if presented.refresh_hash is not None and database != "sqlite":
         store = provider_of(request).store
         assert isinstance(store, SqlProviderStore)  # what build_provider gives every node
-        refresh_rows = {refresh_hash: await _coalesced(request, "refresh_reads", store.read_refresh_tokens,
-                                                       store).read(refresh_hash)}
-    answer = functools.partial(_answer, request, endpoint, oauth, refresh_hash, refresh_rows=refresh_rows)
+        refresh_rows = {presented.refresh_hash: await _coalesced(
+            request, "refresh_reads", store.read_refresh_tokens, store).read(presented.refresh_hash)}
+    answer = functools.partial(_answer, request, endpoint, oauth, presented, refresh_rows=refresh_rows)
     return await run_limited("oidc", _oidc_threads(database), answer)
 
 
-def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, refresh_hash: str | None,
+def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, presented: PresentedGrant,
             on_loop: bool = False, refresh_rows: dict[str, DirectRow | None] | None = None) -> Response:
     provider = provider_of(request)
-    with one_session(provider, refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows):
+    with one_session(provider, presented.refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows,
+                     code_hash=presented.code_hash):
         return to_response(endpoint(provider, oauth))
 
 
-def _presented_refresh_token(endpoint: Endpoint, oauth: HttpRequest) -> str | None:
-    """The hash of a refresh grant's token (first value, as the core reads it): the store reads the token with its
-    client and lockout when the client authenticates, which is then one read instead of two."""
+class PresentedGrant(NamedTuple):
+    """The hash of what a token request trades (first values, as the core reads them): the store reads it with
+    its client and lockout when the client authenticates, and with what the grant needs, in one statement."""
+
+    refresh_hash: str | None = None
+    code_hash: str | None = None
+
+
+def _presented_grant(endpoint: Endpoint, oauth: HttpRequest) -> PresentedGrant:
     if endpoint is not Provider.token:
-        return None
+        return PresentedGrant()
     params = dict(reversed(oauth.params))
-    token = params.get("refresh_token")
-    return secret_hash(token) if params.get("grant_type") == "refresh_token" and token else None
+    grant_type = params.get("grant_type")
+    if grant_type == "refresh_token" and params.get("refresh_token"):
+        return PresentedGrant(refresh_hash=secret_hash(params["refresh_token"]))
+    if grant_type == "authorization_code" and params.get("code"):
+        return PresentedGrant(code_hash=secret_hash(params["code"]))
+    return PresentedGrant()

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from credentials import keys
 from credentials.jose import read_unverified, sign_jwt
+from nodes.oidc.clients import disable_client
 from nodes.storage.oidc_tables import OidcClient, OidcCode, OidcToken
 from tests.movable_clock import MovableClock
 from tests.nodes import oidc_flow as flow
@@ -213,6 +214,57 @@ def test_w6_a_locked_out_client_cannot_use_its_own_refresh_token(setup):
     assert flow.count(live, OidcToken) == 1, "no token was issued while locked"
     with Session(flow.node_context(live).engine) as db:
         assert db.exec(select(OidcToken)).one().refresh_used_at is None, "the refresh token was not spent"
+
+
+def test_w6_a_locked_out_client_cannot_redeem_its_code_and_the_code_is_not_spent(setup):
+    """A code is read with its client's lockout (one read for the authentication and the grant): locked out, the
+    code's own client is refused before the code is looked at."""
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    locked = flow.redeem(live, platform, code, pkce)
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    assert flow.count(live, OidcToken) == 0
+    with Session(flow.node_context(live).engine) as db:
+        assert db.exec(select(OidcCode)).one().used_at is None, "the code was not spent"
+
+
+def test_code_of_a_client_disabled_since_it_was_issued_is_invalid_client(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    assert disable_client(flow.node_context(live), platform.client_id, actor="test")
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 401, "invalid_client")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_code_redeemed_after_the_member_disconnected_the_platform_is_invalid_grant(setup):
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce, "openid email", ["email"])
+    page = browser.get("/me/platforms", headers=flow.HTML)
+    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": flow.csrf_of(page)})
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
+    assert flow.count(live, OidcToken) == 0
+
+
+def test_id_token_of_a_code_carries_the_affiliations_read_with_the_code(setup):
+    """The code's redemption reads the member's affiliations with the code: the ID token has them as stored."""
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    asked = {"id_token": {"affiliations": None}}  # the claims parameter: in the ID token too
+    params = flow.auth_params(platform, pkce, "openid affiliations", claims=json.dumps(asked))
+    code = flow.query_of(flow.authorize(browser, params, ["affiliations"]).headers["location"])["code"]
+    response = flow.redeem(live, platform, code, pkce)
+    assert response.status_code == 200, response.text
+    claims = read_unverified(response.json()["id_token"])[1]
+    assert claims["affiliations"] == [{"organisation": "École Test", "kind": "school", "programme": "Génie civil",
+                                       "degree": "Master", "class_year": 2018,
+                                       "groups": ["Association des anciens", "Club robotique"]}]
 
 
 def test_o17_refresh_token_rotates_and_reuse_revokes_the_whole_family(setup):
