@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete
+from sqlalchemy import bindparam, case, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -36,8 +36,11 @@ FORGET_AFTER = timedelta(hours=24)
 _TABLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 # Every sign-in reads its (at most two) counters and a successful one clears the account's: on the direct pool
 # (nodes/storage/direct.py), as the rest of a sign-in's reads and writes.
-_LOCKS = DirectStatement(select(_TABLE.c.locked_until).where(
-    _TABLE.c.key.in_([bindparam("first"), bindparam("second")])))
+#: The latest lock of (at most) two keys, parameters ``first`` and ``second``, as a column: a sign-in reads it in the
+#: statement that reads the member (nodes/web/auth.py).
+LATEST_LOCK = select(func.max(_TABLE.c.locked_until)).where(
+    _TABLE.c.key.in_([bindparam("first"), bindparam("second")])).scalar_subquery()
+_LATEST_LOCK = DirectStatement(select(LATEST_LOCK.label("locked_until")))
 #: Forgetting a key's failures (parameter ``key``): part of a successful sign-in's batch (nodes/web/auth.py).
 CLEAR = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
 
@@ -61,13 +64,23 @@ def lock_duration(failures: int, threshold: int) -> timedelta | None:
 def retry_after(node: NodeContext, keys: Sequence[str]) -> int | None:
     """Whole seconds until every lock among ``keys`` (one or two: an account and an address) has passed, or
     ``None`` when none is locked."""
-    if not 1 <= len(keys) <= 2:
-        raise ValueError("retry_after reads one or two keys")
-    now = node.clock()
     with node.direct_reads.connection() as connection:
-        rows = connection.rows(_LOCKS, {"first": keys[0], "second": keys[-1]})
-    waits = [aware(r.locked_until) - now for r in rows if r.locked_until and aware(r.locked_until) > now]
-    return max(1, math.ceil(max(waits).total_seconds())) if waits else None
+        row = connection.first(_LATEST_LOCK, lock_keys(keys))
+    return seconds_until(row.locked_until if row is not None else None, node.clock())
+
+
+def lock_keys(keys: Sequence[str]) -> dict[str, str]:
+    """The parameters of :data:`LATEST_LOCK` for one or two keys."""
+    if not 1 <= len(keys) <= 2:
+        raise ValueError("a lock is read for one or two keys")
+    return {"first": keys[0], "second": keys[-1]}
+
+
+def seconds_until(locked_until: datetime | None, now: datetime) -> int | None:
+    """Whole seconds (at least one) until ``locked_until``; ``None`` when there is no lock or it has passed."""
+    if locked_until is None or aware(locked_until) <= now:
+        return None
+    return max(1, math.ceil((aware(locked_until) - now).total_seconds()))
 
 
 def register_failure(db: Session, now: datetime, limits: Sequence[tuple[str, int]]) -> int | None:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal, select, update
 
 from nodes import audit, throttle
 from nodes.audit import record
@@ -38,7 +38,12 @@ _REFUSED_STATUS = {"unknown": 400, "used": 410, "expired": 410}
 _MEMBERS = Member.__table__  # type: ignore[attr-defined]
 # A sign-in's reads and writes go through the direct pool (nodes/storage/direct.py): the password check is the
 # cost a sign-in should have, not the ORM's units of work around it.
-_MEMBER_BY_KEY = DirectStatement(select(_MEMBERS).where(_MEMBERS.c.email_key == bindparam("key")))
+# The member of an e-mail key (if any) with the latest lock of the sign-in's throttle keys: one statement.
+_MEMBER_AND_LOCK = DirectStatement(
+    select(throttle.LATEST_LOCK.label("locked_until"), *[column.label(f"m__{column.name}") for column in _MEMBERS.c])
+    .select_from(select(literal(1).label("one")).subquery().outerjoin(
+        _MEMBERS, _MEMBERS.c.email_key == bindparam("key")))
+)
 _REHASH = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id"))
                           .values(password_hash=bindparam("hash")))
 _SIGN_IN = DirectBatch(*REPLACEMENT_WRITES, audit.INSERT)
@@ -123,12 +128,15 @@ def signin_submit(
     limits = [(throttle.address_key(ip), throttle.ADDRESS_THRESHOLD)]
     if key is not None:
         limits.append((throttle.account_key(key), throttle.ACCOUNT_THRESHOLD))
-    wait = throttle.retry_after(node, [k for k, _ in limits])
+    with node.direct_reads.connection() as connection:
+        row = connection.first(_MEMBER_AND_LOCK, {"key": key, **throttle.lock_keys([k for k, _ in limits])})
+    assert row is not None  # one row, with or without a member
+    wait = throttle.seconds_until(row.locked_until, node.clock())
     if wait is not None:
         with transaction(node.engine) as db:
             record(db, node.clock, "anonymous", "auth.signin.failed", ip=ip, reason="throttled")
         return _throttled(request, target, email, wait)
-    member = _member_by_key(node, key)
+    member = member_of(row, "m__") if row.m__id is not None else None
     # verify_password runs even for an unknown account (against a dummy hash): equal timing, no enumeration.
     verified = verify_password(member.password_hash if member else None, password)
     if member is None or not verified:
@@ -183,14 +191,6 @@ def _email_key_or_none(email: str) -> str | None:
         return email_key(email)
     except InvalidEmail:
         return None
-
-
-def _member_by_key(node: NodeContext, key: str | None) -> Member | None:
-    if key is None:
-        return None
-    with node.direct_reads.connection() as connection:
-        row = connection.first(_MEMBER_BY_KEY, {"key": key})
-    return member_of(row) if row is not None else None
 
 
 def _signin_page(request: Request, target: str, email: str, message: str, status: int,
