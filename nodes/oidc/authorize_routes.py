@@ -118,13 +118,12 @@ def _failed(request: Request, failure: AuthorizationFailure) -> Response:
 
 def _issue(request: Request, authorization: Authorization, member: Member, auth_time: datetime,
            granted: frozenset[str]) -> Response:
-    provider, node = provider_of(request), node_of(request)
+    provider = provider_of(request)
     assert member.id is not None
-    try:
+    try:  # the code is stored with the line of "Connected platforms" that logs this sign-in (nodes/oidc/store.py)
         answer = authorize.issue_code(provider, authorization, member.id, auth_time, granted)
     except AuthorizationFailure as failure:
         return _failed(request, failure)
-    consents.log_signin(node, member, authorization.client, authorization.grant.request.user.released)
     return to_response(answer)
 
 

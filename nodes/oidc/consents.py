@@ -37,7 +37,6 @@ _CONSENT_OF = DirectStatement(select(_CONSENTS).where(
 _CHOICE = ("decided", "granted", "granted_at")
 _GRANT_FIELDS = ("receipt_id", "member_id", "client_id", "kind", "claims", "at", "receipt")
 _INSERT_GRANT = insert(_GRANTS).values({name: bindparam(name) for name in _GRANT_FIELDS})
-_LOG_SIGNIN = DirectStatement(_INSERT_GRANT)
 # The choice (a new consent, or the member's earlier one updated), its receipt and the audit event: one batch
 # (one statement on PostgreSQL). The grant's and the event's ``at`` are the same instant.
 _FIRST_CONSENT = DirectBatch(
@@ -81,15 +80,6 @@ def give_consent(
     else:
         node.direct_reads.write(_CONSENT_AGAIN, {**params, "consent_id": row.id})
     return frozenset(granted)
-
-
-def log_signin(node: NodeContext, member: Member, client: Client, released: dict[str, list[str]]) -> None:
-    """One line of "what each platform received and when": a code issued with these claims."""
-    assert member.id is not None
-    names = sorted(set(released.get("userinfo", [])) | set(released.get("id_token", [])))
-    node.direct_reads.write(_LOG_SIGNIN, {
-        "receipt_id": str(uuid.uuid4()), "member_id": member.id, "client_id": client.client_id, "kind": "signin",
-        "claims": names, "at": node.clock(), "receipt": {}})
 
 
 def record_denial(node: NodeContext, member: Member, client: Client, ip: str | None) -> None:

@@ -19,6 +19,7 @@ answer (ADR 0300).
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -39,9 +40,17 @@ from nodes.context import NodeContext
 from nodes.credentials_service import LIVE_DOCUMENTS
 from nodes.oidc.userinfo_read import affiliations_of, documents_of, one_of, userinfo_reads
 from nodes.storage.db import transaction
-from nodes.storage.direct import DirectConnection, DirectReads, DirectRow, DirectStatement, WouldBlock, try_locked
+from nodes.storage.direct import (
+    DirectBatch,
+    DirectConnection,
+    DirectReads,
+    DirectRow,
+    DirectStatement,
+    WouldBlock,
+    try_locked,
+)
 from nodes.storage.models import Affiliation, LoginThrottle, Member
-from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcToken
+from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcGrant, OidcToken
 
 CLIENT_AUTH_THRESHOLD = 10
 CLIENT_KEY_PREFIX = "client:"
@@ -139,7 +148,15 @@ _ROTATION = update(_TOKENS).where(
 _CODES = OidcCode.__table__  # type: ignore[attr-defined]
 _CODE_FIELDS = ("code_hash", "client_id", "member_id", "redirect_uri", "scope", "nonce", "claims", "code_challenge",
                 "code_challenge_method", "auth_time", "created_at", "expires_at")
-_INSERT_CODE = DirectStatement(insert(_CODES).values({name: bindparam(name) for name in _CODE_FIELDS}))
+_GRANTS = OidcGrant.__table__  # type: ignore[attr-defined]
+# A code issued is a sign-in at its platform: the line of "Connected platforms" that says what the platform
+# received (the claims' names) is written with the code, in one batch (one statement on PostgreSQL).
+_SAVE_CODE = DirectBatch(
+    insert(_CODES).values({name: bindparam(name) for name in _CODE_FIELDS}),
+    insert(_GRANTS).values(receipt_id=bindparam("receipt_id"), member_id=bindparam("member_id"),
+                           client_id=bindparam("client_id"), kind=literal("signin"), claims=bindparam("names"),
+                           at=bindparam("created_at"), receipt=bindparam("receipt")),
+)
 _CODE_BY_HASH = DirectStatement(select(_CODES).where(_CODES.c.code_hash == bindparam("hash")))
 _REDEMPTION = update(_CODES).where(_CODES.c.id == bindparam("redeemed_id"), _CODES.c.used_at.is_(None)).values(
     used_at=bindparam("now"))
@@ -401,9 +418,12 @@ class SqlProviderStore:
         return client
 
     def save_code(self, code: AuthorizationCode) -> None:
-        values = {name: getattr(code, name) for name in _CODE_FIELDS if name != "created_at"}
-        values["created_at"] = self.node.clock()
-        self.node.direct_reads.write(_INSERT_CODE, values)
+        """The code, and the sign-in it is logged as (the names of the claims it releases, for the member's
+        "Connected platforms" page)."""
+        values: dict[str, Any] = {name: getattr(code, name) for name in _CODE_FIELDS if name != "created_at"}
+        names = sorted(set(code.claims.get("userinfo", [])) | set(code.claims.get("id_token", [])))
+        values.update(created_at=self.node.clock(), receipt_id=str(uuid.uuid4()), names=names, receipt={})
+        self.node.direct_reads.write(_SAVE_CODE, values)
 
     def find_code(self, code_hash: str) -> AuthorizationCode | None:
         scope = _scope.get()

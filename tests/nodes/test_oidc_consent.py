@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from nodes.storage.models import AuditEvent
-from nodes.storage.oidc_tables import OidcCode, OidcConsent
+from nodes.storage.oidc_tables import OidcCode, OidcConsent, OidcGrant
 from tests.e2e.browsing import HTML, csrf_of
 from tests.nodes import oidc_flow as flow
 from tests.nodes.oidc_flow import Pkce, auth_params, query_of
@@ -143,6 +143,23 @@ def test_connected_platforms_shows_what_each_received_and_revoking_stops_its_tok
     assert ("oidc.platform.revoked", member.public_id) in events
     after = browser.get("/me/platforms", headers=EN).text
     assert "disconnected" in after
+
+
+def test_each_code_issued_is_logged_as_a_sign_in_with_the_names_of_the_claims_it_releases(setup):
+    """The log behind "what each platform received and when": one line per code, written with the code; a refused
+    consent issues no code and logs no sign-in."""
+    live, member, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email profile", ["email"])
+    flow.code_for(browser, platform, Pkce(), "openid email profile")  # remembered: no page
+    denied = flow.register(live, name="Refused")
+    page = consent_page(browser, denied, "openid email")
+    assert "error=access_denied" in flow.consent(browser, page, [], decision="deny").headers["location"]
+    with Session(live.node.engine) as db:
+        signins = db.exec(select(OidcGrant).where(OidcGrant.kind == "signin")).all()
+        codes = db.exec(select(OidcCode)).all()
+    assert len(signins) == len(codes) == 2
+    assert [(g.member_id, g.client_id, g.claims) for g in signins] == [(member.id, platform.client_id, ["email", "email_verified"])] * 2
+    assert sorted(g.at for g in signins) == sorted(c.created_at for c in codes)
 
 
 def test_revoking_needs_the_csrf_token(setup):
