@@ -23,7 +23,7 @@ from nodes.clock import aware
 from nodes.oidc import consents, interactions
 from nodes.oidc.adapter import OAuthRequest, to_response
 from nodes.oidc.interactions import Interaction
-from nodes.oidc.node_provider import provider_of
+from nodes.oidc.node_provider import one_session, provider_of
 from nodes.storage.models import Member
 from nodes.web.deps import CsrfChecked, current_member, peer_address
 from nodes.web.pages import render
@@ -87,9 +87,14 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
     auth_time = aware(session.auth_time) if session is not None and session.auth_time is not None else None
     member_id = member.id if member is not None else None
     try:
-        authorization = authorize.validate(provider, oauth, member_id)
-        step = authorize.next_step(provider, authorization, member_id, auth_time,
-                                   parked.created_at if parked else None)
+        # A member signed in: the client is read with their consent for it, which the next step asks for.
+        with one_session(provider, consent_member=member_id):
+            authorization = authorize.validate(provider, oauth, member_id)
+            step = authorize.next_step(provider, authorization, member_id, auth_time,
+                                       parked.created_at if parked else None)
+            consent = None
+            if step == "issue" and member_id is not None:  # as read with the client: no other read
+                consent = provider.store.get_consent(member_id, authorization.client.client_id)
     except AuthorizationFailure as failure:
         return _failed(request, failure)
     if step == "login":
@@ -103,7 +108,6 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
         else:
             parked = interactions.attach_member(node, parked, member.id)
         return _consent_page(request, authorization, parked)
-    consent = provider.store.get_consent(member.id, authorization.client.client_id)
     assert consent is not None
     if parked is not None:
         interactions.finish(node, parked)

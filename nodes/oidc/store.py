@@ -78,6 +78,9 @@ class _RequestScope:
     #: its client, lockout, consent, member and affiliations; the row read (``None``: no such code).
     code_hash: str | None = None
     code_rows: dict[str, DirectRow | None] = field(default_factory=dict)
+    #: The member signed in at the authorization endpoint: the client is read with this member's live consent, which
+    #: the endpoint asks for next.
+    consent_member: int | None = None
     clients: dict[str, Client | None] = field(default_factory=dict)
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
@@ -208,6 +211,16 @@ _JOINED = {
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
 
+# A client with a member's live consent for it (``k__`` columns, all ``NULL`` without one): the authorization
+# endpoint reads both, one after the other, when a member is signed in.
+_CLIENT_WITH_CONSENT = DirectStatement(
+    select(_CLIENTS, *[column.label(f"k__{column.name}") for column in _JOINED["k"]])
+    .select_from(_CLIENTS.outerjoin(_CONSENTS, (_CONSENTS.c.client_id == _CLIENTS.c.client_id)
+                                    & (_CONSENTS.c.member_id == bindparam("member_id"))
+                                    & _CONSENTS.c.revoked_at.is_(None)))
+    .where(_CLIENTS.c.client_id == bindparam("client_id"))
+)
+
 
 def _with_grant(table: Any, outer: bool = False) -> Select[Any]:
     """The rows of ``table`` (tokens or codes, which both name a ``client_id`` and a ``member_id``) with their
@@ -336,7 +349,7 @@ class SqlProviderStore:
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
                     refresh_hash: str | None = None, on_loop: bool = False,
                     refresh_rows: Mapping[str, DirectRow | None] | None = None,
-                    code_hash: str | None = None) -> Iterator[None]:
+                    code_hash: str | None = None, consent_member: int | None = None) -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
         with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
@@ -347,7 +360,7 @@ class SqlProviderStore:
             yield
             return
         scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, dict(refresh_rows or {}),
-                              code_hash=code_hash, on_loop=on_loop)
+                              code_hash=code_hash, consent_member=consent_member, on_loop=on_loop)
         token = _scope.set(scope)
         try:
             yield
@@ -411,10 +424,23 @@ class SqlProviderStore:
         scope = _scope.get()
         if scope is not None and client_id in scope.clients:
             return scope.clients[client_id]
+        if scope is not None and scope.consent_member is not None:
+            return self._client_with_consent(scope, client_id, scope.consent_member)
         row = self._first(_CLIENT, {"client_id": client_id})
         client = to_client(row) if row is not None and row.disabled_at is None else None
         if scope is not None:
             scope.clients[client_id] = client
+        return client
+
+    @staticmethod
+    def _client_with_consent(scope: _RequestScope, client_id: str, member_id: int) -> Client | None:
+        row = scope.connection.first(_CLIENT_WITH_CONSENT, {"client_id": client_id, "member_id": member_id})
+        client = to_client(row) if row is not None and row.disabled_at is None else None
+        scope.clients[client_id] = client
+        if row is not None:
+            consent = _Columns(row, "k")
+            scope.consents[(member_id, client_id)] = None if consent.id is None else Consent(
+                member_id, client_id, frozenset(consent.decided), frozenset(consent.granted), aware(consent.granted_at))
         return client
 
     def save_code(self, code: AuthorizationCode) -> None:

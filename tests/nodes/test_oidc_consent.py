@@ -162,6 +162,21 @@ def test_each_code_issued_is_logged_as_a_sign_in_with_the_names_of_the_claims_it
     assert sorted(g.at for g in signins) == sorted(c.created_at for c in codes)
 
 
+def test_after_disconnecting_a_platform_its_next_request_asks_for_consent_again(setup):
+    """The authorization endpoint reads the client with the member's live consent: a revoked one is no consent."""
+    _, _, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email", ["email"])
+    remembered = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"), headers=HTML)
+    assert remembered.status_code == 302 and "code" in query_of(remembered.headers["location"])
+    page = browser.get("/me/platforms", headers=EN)
+    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)}, headers=HTML)
+    again = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"), headers=HTML)
+    assert again.status_code == 200 and 'name="interaction"' in again.text
+    silent = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email", prompt="none"),
+                         headers=HTML)
+    assert query_of(silent.headers["location"])["error"] == "consent_required"
+
+
 def test_revoking_needs_the_csrf_token(setup):
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform)
