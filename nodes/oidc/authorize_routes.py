@@ -177,7 +177,9 @@ def consent_submit(
     session = current_session(request)
     assert session is not None and session.auth_time is not None and member.id is not None
     try:
-        authorization = authorize.validate(provider, _parked_request(request, parked), member.id)
+        with one_session(provider, consent_member=member.id):  # the client with the member's live consent
+            authorization = authorize.validate(provider, _parked_request(request, parked), member.id)
+            earlier = provider.store.get_consent(member.id, authorization.client.client_id)
     except AuthorizationFailure as failure:
         return _failed(request, failure)
     if not interactions.finish(node, parked):
@@ -186,5 +188,5 @@ def consent_submit(
         consents.record_denial(node, member, authorization.client, peer_address(request))
         return to_response(authorize.deny(provider, authorization))
     granted = consents.give_consent(node, provider, member, authorization.client, authorization.items,
-                                    claims or [], peer_address(request))
+                                    claims or [], peer_address(request), earlier)
     return _issue(request, authorization, member, aware(session.auth_time), granted)

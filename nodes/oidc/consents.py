@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, null, update
+from sqlalchemy import bindparam, insert, null
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from federation.oidc.consent import chosen, consent_receipt
-from federation.oidc.models import Client
+from federation.oidc.models import Client, Consent
 from federation.oidc.provider import Provider
 from federation.oidc.scopes import RequestedItem
 from nodes import audit
@@ -25,45 +26,49 @@ from nodes.clock import aware
 from nodes.context import NodeContext
 from nodes.oidc.store import SqlProviderStore
 from nodes.storage.db import transaction
-from nodes.storage.direct import DirectBatch, DirectStatement
+from nodes.storage.direct import DirectBatch
 from nodes.storage.models import Member
 from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant, OidcToken
 
 # A flow's consent and sign-in records go through the direct pool (nodes/storage/direct.py), like the rest of it.
 _CONSENTS = OidcConsent.__table__  # type: ignore[attr-defined]
 _GRANTS = OidcGrant.__table__  # type: ignore[attr-defined]
-_CONSENT_OF = DirectStatement(select(_CONSENTS).where(
-    _CONSENTS.c.member_id == bindparam("member_id"), _CONSENTS.c.client_id == bindparam("client_id")))
 _CHOICE = ("decided", "granted", "granted_at")
 _GRANT_FIELDS = ("receipt_id", "member_id", "client_id", "kind", "claims", "at", "receipt")
 _INSERT_GRANT = insert(_GRANTS).values({name: bindparam(name) for name in _GRANT_FIELDS})
-# The choice (a new consent, or the member's earlier one updated), its receipt and the audit event: one batch
-# (one statement on PostgreSQL). The grant's and the event's ``at`` are the same instant.
-_FIRST_CONSENT = DirectBatch(
-    insert(_CONSENTS).values(member_id=bindparam("member_id"), client_id=bindparam("client_id"),
-                             **{name: bindparam(name) for name in _CHOICE}),
-    _INSERT_GRANT, audit.INSERT)
-_CONSENT_AGAIN = DirectBatch(
-    update(_CONSENTS).where(_CONSENTS.c.id == bindparam("consent_id")).values(
-        revoked_at=null(), **{name: bindparam(name) for name in _CHOICE}),
-    _INSERT_GRANT, audit.INSERT)
+
+
+def _remember_choice(dialect_insert: Any) -> Any:
+    """The member's choice for the platform: a new consent, or the one they have (live, or revoked when they
+    disconnected the platform) updated and live again; the table holds one row per member and platform."""
+    choice = dialect_insert(_CONSENTS).values(member_id=bindparam("member_id"), client_id=bindparam("client_id"),
+                                              **{name: bindparam(name) for name in _CHOICE})
+    return choice.on_conflict_do_update(
+        index_elements=["member_id", "client_id"],
+        set_={**{name: getattr(choice.excluded, name) for name in _CHOICE}, "revoked_at": null()})
+
+
+# The choice, its receipt and the audit event: one batch (one statement on PostgreSQL). The grant's and the event's
+# ``at`` are the same instant. The upsert is each dialect's own statement.
+_GIVE_CONSENT = {
+    "postgresql": DirectBatch(_remember_choice(postgresql.insert), _INSERT_GRANT, audit.INSERT),
+    "sqlite": DirectBatch(_remember_choice(sqlite.insert), _INSERT_GRANT, audit.INSERT),
+}
 
 
 def give_consent(
     node: NodeContext, provider: Provider, member: Member, client: Client, items: list[RequestedItem],
-    ticked: list[str], ip: str | None,
+    ticked: list[str], ip: str | None, earlier: Consent | None,
 ) -> frozenset[str]:
-    """Remember the member's choice (merged with earlier choices for other claims); returns what is granted now."""
+    """Remember the member's choice, merged with ``earlier`` (their live consent for the platform, as read with the
+    client) for the claims this request did not ask; returns what is granted now."""
     assert member.id is not None
     now = node.clock()
     asked = {item.name for item in items}
     granted_now = chosen(items, ticked)
     receipt_id = str(uuid.uuid4())
-    with node.direct_reads.connection() as connection:
-        row = connection.first(_CONSENT_OF, {"member_id": member.id, "client_id": client.client_id})
-    live = row is not None and row.revoked_at is None
-    keep_decided: set[str] = set(row.decided) if row is not None and live else set()
-    keep_granted: set[str] = set(row.granted) - asked if row is not None and live else set()
+    keep_decided: set[str] = set(earlier.decided) if earlier is not None else set()
+    keep_granted: set[str] = set(earlier.granted) - asked if earlier is not None else set()
     granted = sorted(keep_granted | granted_now)
     receipt = consent_receipt(
         receipt_id=receipt_id, issued_at=now, controller=node.settings.display_name,
@@ -75,10 +80,7 @@ def give_consent(
     params = {**event, "member_id": member.id, "client_id": client.client_id, "decided": sorted(keep_decided | asked),
               "granted": granted, "granted_at": now, "receipt_id": receipt_id, "kind": "consent", "claims": granted,
               "receipt": receipt}
-    if row is None:
-        node.direct_reads.write(_FIRST_CONSENT, params)
-    else:
-        node.direct_reads.write(_CONSENT_AGAIN, {**params, "consent_id": row.id})
+    node.direct_reads.write(_GIVE_CONSENT[node.engine.dialect.name], params)
     return frozenset(granted)
 
 

@@ -177,6 +177,26 @@ def test_after_disconnecting_a_platform_its_next_request_asks_for_consent_again(
     assert query_of(silent.headers["location"])["error"] == "consent_required"
 
 
+def test_a_new_choice_keeps_the_earlier_grants_and_a_disconnected_platform_starts_afresh(setup):
+    """One consent per member and platform: a later choice adds to the live one; after a disconnection the next
+    choice replaces it (nothing of the revoked one is kept) and makes it live again."""
+    live, member, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email", ["email"])
+    flow.code_for(browser, platform, Pkce(), "openid profile", ["name"])
+
+    def consents():
+        with Session(live.node.engine) as db:
+            return [(set(c.granted), set(c.decided), c.revoked_at) for c in db.exec(select(OidcConsent))]
+
+    [(granted, decided, revoked_at)] = consents()
+    assert {"email", "name"} <= granted and {"email", "name", "given_name"} <= decided and revoked_at is None
+    page = browser.get("/me/platforms", headers=EN)
+    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)}, headers=HTML)
+    flow.code_for(browser, platform, Pkce(), "openid profile", [])
+    [(granted, decided, revoked_at)] = consents()
+    assert "email" not in granted and "name" not in granted and "email" not in decided and revoked_at is None
+
+
 def test_revoking_needs_the_csrf_token(setup):
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform)
