@@ -326,6 +326,15 @@ def _affiliation(row: Any, organisation: str) -> dict[str, Any]:
     return out
 
 
+def _live_consent(row: Any, member_id: int, client_id: str) -> Consent | None:
+    """The live consent read with a row as ``k__`` columns (all ``NULL``: none)."""
+    consent = _Columns(row, "k")
+    if consent.id is None:
+        return None
+    return Consent(member_id, client_id, frozenset(consent.decided), frozenset(consent.granted),
+                   aware(consent.granted_at))
+
+
 class _Columns:
     """The columns of one joined table in a row, read by name (``row.k__granted`` as ``_Columns(row, "k").granted``)."""
 
@@ -438,9 +447,7 @@ class SqlProviderStore:
         client = to_client(row) if row is not None and row.disabled_at is None else None
         scope.clients[client_id] = client
         if row is not None:
-            consent = _Columns(row, "k")
-            scope.consents[(member_id, client_id)] = None if consent.id is None else Consent(
-                member_id, client_id, frozenset(consent.decided), frozenset(consent.granted), aware(consent.granted_at))
+            scope.consents[(member_id, client_id)] = _live_consent(row, member_id, client_id)
         return client
 
     def save_code(self, code: AuthorizationCode) -> None:
@@ -562,9 +569,7 @@ class SqlProviderStore:
             client = _Columns(row, "c")
             scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
         if (member_id, client_id) not in scope.consents:
-            consent = _Columns(row, "k")
-            scope.consents[(member_id, client_id)] = None if consent.id is None else Consent(
-                member_id, client_id, frozenset(consent.decided), frozenset(consent.granted), aware(consent.granted_at))
+            scope.consents[(member_id, client_id)] = _live_consent(row, member_id, client_id)
         if member_id not in scope.member_rows:
             scope.member_rows[member_id] = _Columns(row, "m")
 
