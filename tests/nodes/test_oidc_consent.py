@@ -158,7 +158,8 @@ def test_each_code_issued_is_logged_as_a_sign_in_with_the_names_of_the_claims_it
         signins = db.exec(select(OidcGrant).where(OidcGrant.kind == "signin")).all()
         codes = db.exec(select(OidcCode)).all()
     assert len(signins) == len(codes) == 2
-    assert [(g.member_id, g.client_id, g.claims) for g in signins] == [(member.id, platform.client_id, ["email", "email_verified"])] * 2
+    released = (member.id, platform.client_id, ["email", "email_verified"])
+    assert [(g.member_id, g.client_id, g.claims) for g in signins] == [released] * 2
     assert sorted(g.at for g in signins) == sorted(c.created_at for c in codes)
 
 
