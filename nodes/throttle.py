@@ -63,7 +63,7 @@ def lock_duration(failures: int, threshold: int) -> timedelta | None:
 
 def retry_after(node: NodeContext, keys: Sequence[str]) -> int | None:
     """Whole seconds until every lock among ``keys`` (one or two: an account and an address) has passed, or
-    ``None`` when none is locked."""
+    ``None`` when none is locked. The sign-in reads the same :data:`LATEST_LOCK` in its member's statement."""
     with node.direct_reads.connection() as connection:
         row = connection.first(_LATEST_LOCK, lock_keys(keys))
     return seconds_until(row.locked_until if row is not None else None, node.clock())
