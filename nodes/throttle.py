@@ -23,8 +23,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from nodes.clock import aware
-from nodes.context import NodeContext
-from nodes.storage.direct import DirectStatement
 from nodes.storage.models import LoginThrottle
 
 ACCOUNT_THRESHOLD = 5
@@ -40,7 +38,6 @@ _TABLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 #: statement that reads the member (nodes/web/auth.py).
 LATEST_LOCK = select(func.max(_TABLE.c.locked_until)).where(
     _TABLE.c.key.in_([bindparam("first"), bindparam("second")])).scalar_subquery()
-_LATEST_LOCK = DirectStatement(select(LATEST_LOCK.label("locked_until")))
 #: Forgetting a key's failures (parameter ``key``): part of a successful sign-in's batch (nodes/web/auth.py).
 CLEAR = delete(_TABLE).where(_TABLE.c.key == bindparam("key"))
 
@@ -59,14 +56,6 @@ def lock_duration(failures: int, threshold: int) -> timedelta | None:
         return None
     doublings = min(failures - threshold, 16)
     return min(FIRST_LOCK * (1 << doublings), LONGEST_LOCK)
-
-
-def retry_after(node: NodeContext, keys: Sequence[str]) -> int | None:
-    """Whole seconds until every lock among ``keys`` (one or two: an account and an address) has passed, or
-    ``None`` when none is locked. The sign-in reads the same :data:`LATEST_LOCK` in its member's statement."""
-    with node.direct_reads.connection() as connection:
-        row = connection.first(_LATEST_LOCK, lock_keys(keys))
-    return seconds_until(row.locked_until if row is not None else None, node.clock())
 
 
 def lock_keys(keys: Sequence[str]) -> dict[str, str]:

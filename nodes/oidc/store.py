@@ -682,7 +682,7 @@ class SqlProviderStore:
             return inserted is None  # RETURNING yields no row when the key was already there
 
     def client_auth_locked(self, client_id: str, now: datetime) -> bool:
-        """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.retry_after` reads it)."""
+        """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.seconds_until` reads it)."""
         key = client_throttle_key(client_id)
         scope = _scope.get()
         token = self._presented_row(scope)
