@@ -154,6 +154,20 @@ def tokens_for(live: Any, client: httpx.Client, platform: Platform, scope: str =
     return body
 
 
+def lock_out(live: Any, platform: Platform, data: dict[str, str]) -> None:
+    """Ten token requests of ``data`` with a wrong secret (401 each): the eleventh finds the client locked out."""
+    wrong = Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    statuses = [token_request(live, wrong, data).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def disconnect(browser: httpx.Client, platform: Platform) -> httpx.Response:
+    """The member disconnects the platform from their "Connected platforms" page."""
+    page = browser.get("/me/platforms", headers=HTML)
+    return browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)},
+                        headers=HTML)
+
+
 def userinfo(live: Any, access_token: str) -> httpx.Response:
     with live.client() as http:
         return http.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})

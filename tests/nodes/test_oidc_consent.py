@@ -169,8 +169,7 @@ def test_after_disconnecting_a_platform_its_next_request_asks_for_consent_again(
     flow.code_for(browser, platform, Pkce(), "openid email", ["email"])
     remembered = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"), headers=HTML)
     assert remembered.status_code == 302 and "code" in query_of(remembered.headers["location"])
-    page = browser.get("/me/platforms", headers=EN)
-    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)}, headers=HTML)
+    flow.disconnect(browser, platform)
     again = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email"), headers=HTML)
     assert again.status_code == 200 and 'name="interaction"' in again.text
     silent = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid email", prompt="none"),
@@ -191,8 +190,7 @@ def test_a_new_choice_keeps_the_earlier_grants_and_a_disconnected_platform_start
 
     [(granted, decided, revoked_at)] = consents()
     assert {"email", "name"} <= granted and {"email", "name", "given_name"} <= decided and revoked_at is None
-    page = browser.get("/me/platforms", headers=EN)
-    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": csrf_of(page)}, headers=HTML)
+    flow.disconnect(browser, platform)
     flow.code_for(browser, platform, Pkce(), "openid profile", [])
     [(granted, decided, revoked_at)] = consents()
     assert "email" not in granted and "name" not in granted and "email" not in decided and revoked_at is None

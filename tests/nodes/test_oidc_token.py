@@ -192,10 +192,8 @@ def test_o16_method_other_than_registered_or_missing_is_invalid_client(setup, me
 
 def test_o16_w6_repeated_wrong_secrets_lock_the_client_out(setup):
     live, _, platform, browser = setup
-    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
     data = {"grant_type": "refresh_token", "refresh_token": "x"}
-    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
-    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    flow.lock_out(live, platform, data)
     locked = flow.token_request(live, platform, data)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
 
@@ -205,10 +203,8 @@ def test_w6_a_locked_out_client_cannot_use_its_own_refresh_token(setup):
     and the token is not spent."""
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
-    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
     data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
-    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    flow.lock_out(live, platform, data)
     locked = flow.token_request(live, platform, data)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert flow.count(live, OidcToken) == 1, "no token was issued while locked"
@@ -222,10 +218,7 @@ def test_w6_a_locked_out_client_cannot_redeem_its_code_and_the_code_is_not_spent
     live, _, platform, browser = setup
     pkce = Pkce()
     code = flow.code_for(browser, platform, pkce)
-    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
-    data = {"grant_type": "refresh_token", "refresh_token": "x"}
-    statuses = [flow.token_request(live, wrong, data).status_code for _ in range(11)]
-    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    flow.lock_out(live, platform, {"grant_type": "refresh_token", "refresh_token": "x"})
     locked = flow.redeem(live, platform, code, pkce)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert flow.count(live, OidcToken) == 0
@@ -246,8 +239,7 @@ def test_code_redeemed_after_the_member_disconnected_the_platform_is_invalid_gra
     live, _, platform, browser = setup
     pkce = Pkce()
     code = flow.code_for(browser, platform, pkce, "openid email", ["email"])
-    page = browser.get("/me/platforms", headers=flow.HTML)
-    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": flow.csrf_of(page)})
+    flow.disconnect(browser, platform)
     assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
     assert flow.count(live, OidcToken) == 0
 
@@ -300,8 +292,7 @@ def test_o17_refresh_with_broader_scope_is_invalid_scope_and_keeps_the_token(set
 def test_o17_refresh_after_consent_revoked_is_invalid_grant(setup):
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
-    page = browser.get("/me/platforms", headers=flow.HTML)
-    browser.post(f"/me/platforms/{platform.client_id}/revoke", data={"csrf_token": flow.csrf_of(page)})
+    flow.disconnect(browser, platform)
     assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
 
 
