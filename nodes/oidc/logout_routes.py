@@ -11,13 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from federation.oidc.logout import LogoutError, LogoutRequest, validate_logout
-from nodes.audit import record
 from nodes.oidc.adapter import OAuthRequest
 from nodes.oidc.node_provider import provider_of
-from nodes.storage.db import transaction
+from nodes.web.auth import sign_out
 from nodes.web.deps import CsrfChecked, current_member
 from nodes.web.pages import render
-from nodes.web.sessions import current_session, end_session, node_of
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -40,7 +38,7 @@ def _logout(request: Request, params: dict[str, str]) -> Response:
     except LogoutError:
         return _page(request, refused=True, status=400)
     if checked.redirect_uri and _hint_is_for_this_member(request, checked):
-        _sign_out(request, checked.client.client_id if checked.client else None)
+        sign_out(request, via="oidc_logout", client=checked.client.client_id if checked.client else None)
         return RedirectResponse(checked.redirect_uri, status_code=303, headers=NO_STORE)
     return _page(request, refused=False, status=200)
 
@@ -61,17 +59,5 @@ def _page(request: Request, refused: bool, status: int) -> HTMLResponse:
 
 @router.post("/logout/confirm", dependencies=[CsrfChecked])
 def logout_confirm(request: Request) -> HTMLResponse:
-    _sign_out(request, None)
+    sign_out(request, via="oidc_logout", client=None)
     return render(request, "oidc/logout.html", {"refused": False, "done": True}, headers=NO_STORE)
-
-
-def _sign_out(request: Request, client_id: str | None) -> None:
-    node = node_of(request)
-    member = current_member(request)
-    row = current_session(request)
-    if row is not None:
-        end_session(request, row)
-    if member is not None:
-        with transaction(node.engine) as db:
-            record(db, node.clock, member.public_id, "auth.signout", target=member.public_id,
-                   via="oidc_logout", client=client_id)

@@ -156,6 +156,13 @@ def signin_submit(
 
 @router.post("/signout", dependencies=[CsrfChecked])
 def signout(request: Request) -> RedirectResponse:
+    sign_out(request, ip=client_address(request))
+    return RedirectResponse("/", status_code=303, headers=NO_STORE)
+
+
+def sign_out(request: Request, ip: str | None = None, **detail: object) -> None:
+    """End the browser's session and, when a member was signed in, say so in the audit log: the sign-out page and
+    RP-initiated logout (:mod:`nodes.oidc.logout_routes`) end a session the same way."""
     node = node_of(request)
     member = current_member(request)
     row = current_session(request)
@@ -163,9 +170,7 @@ def signout(request: Request) -> RedirectResponse:
         end_session(request, row)
     if member is not None:
         with transaction(node.engine) as db:
-            record(db, node.clock, member.public_id, "auth.signout", target=member.public_id,
-                   ip=client_address(request))
-    return RedirectResponse("/", status_code=303, headers=NO_STORE)
+            record(db, node.clock, member.public_id, "auth.signout", target=member.public_id, ip=ip, **detail)
 
 
 def _start_session(request: Request, node: NodeContext, member: Member, via: str,

@@ -6,7 +6,9 @@ import base64
 import json
 
 import pytest
+from sqlmodel import Session, select
 
+from nodes.storage.models import AuditEvent
 from tests.e2e.browsing import HTML, csrf_of
 from tests.nodes import oidc_flow as flow
 
@@ -33,6 +35,14 @@ def test_logout_with_valid_hint_and_registered_uri_ends_the_session_and_returns_
                                               "state": "s1"})
     assert response.status_code == 303 and response.headers["location"] == BYE + "?state=s1"
     assert not signed_in(browser)
+
+
+def test_logout_is_audited_with_the_platform_that_asked_for_it(setup):
+    live, platform, browser, tokens = setup
+    browser.get("/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": BYE})
+    with Session(live.node.engine) as db:
+        event = db.exec(select(AuditEvent).where(AuditEvent.action == "auth.signout")).one()
+    assert event.detail == {"via": "oidc_logout", "client": platform.client_id}
 
 
 @pytest.mark.parametrize("target", ["https://evil.test/bye", "//evil.test", "/\\evil.test", "javascript:alert(1)",
