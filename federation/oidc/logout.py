@@ -4,6 +4,10 @@ We redirect after logout only when an ``id_token_hint`` we issued (signature che
 ``iss`` exact; an expired hint is accepted, §2) names the client, and ``post_logout_redirect_uri`` is exactly one
 that client registered. ``state`` is then echoed. In every other case there is no redirect: the member sees our
 own page. ``client_id``, when sent with a hint, must be the hint's audience.
+
+The hint's ``sub`` and ``auth_time`` are kept so the edge can tell whether the hint belongs to the member's current
+session here (§2: the OP MUST ask the member when the ID token does not belong to the current OP session with the
+RP); a hint from an earlier session only gets the confirmation page.
 """
 
 from __future__ import annotations
@@ -27,18 +31,20 @@ class LogoutError(ValueError):
 
 @dataclass(frozen=True)
 class LogoutRequest:
-    """A checked logout request: who asked, the member's ``sub`` at that client, and where to go after."""
+    """A checked logout request: who asked, the member's ``sub`` at that client and when they signed in for the
+    hint's ID token (``auth_time``, seconds), and where to go after."""
 
     client: Client | None
     subject: str | None
     redirect_uri: str | None
+    auth_time: int | None = None
 
 
 def validate_logout(provider: Provider, params: dict[str, str]) -> LogoutRequest:
     """Check a logout request's parameters; raises :class:`LogoutError` (never redirect then)."""
     hint, client_id = params.get("id_token_hint"), params.get("client_id")
     uri, state = params.get("post_logout_redirect_uri"), params.get("state")
-    client, subject = None, None
+    client, subject, auth_time = None, None, None
     if hint:
         try:
             _, claims = verify_jwt(hint, provider.keys.public_jwks(), tuple(ID_TOKEN_ALGORITHMS))
@@ -52,6 +58,8 @@ def validate_logout(provider: Provider, params: dict[str, str]) -> LogoutRequest
         client = provider.query_client(audience)
         sub = claims.get("sub")
         subject = sub if isinstance(sub, str) else None
+        signed_in = claims.get("auth_time")
+        auth_time = signed_in if isinstance(signed_in, int) and not isinstance(signed_in, bool) else None
     elif client_id:
         client = provider.query_client(client_id)
     if uri is None:
@@ -61,4 +69,4 @@ def validate_logout(provider: Provider, params: dict[str, str]) -> LogoutRequest
     if not hint:
         # §3: without a hint we have no proof the request comes from the client: no redirect.
         return LogoutRequest(client, None, None)
-    return LogoutRequest(client, subject, add_params_to_uri(uri, [("state", state)]) if state else uri)
+    return LogoutRequest(client, subject, add_params_to_uri(uri, [("state", state)]) if state else uri, auth_time)

@@ -1,6 +1,6 @@
 """RP-initiated logout (``/logout``, GET and POST) over :mod:`federation.oidc.logout`.
 
-With a valid ``id_token_hint`` for the member signed in here, the session ends at once and the browser goes to
+With a valid ``id_token_hint`` issued in the session of the member signed in here, the session ends at once and the browser goes to
 the client's registered ``post_logout_redirect_uri`` (with ``state``). Otherwise nothing is redirected anywhere:
 the member sees our page and confirms with a CSRF-protected form (SECURITY W3, no open redirect).
 """
@@ -11,11 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from federation.oidc.logout import LogoutError, LogoutRequest, validate_logout
+from nodes.clock import aware
 from nodes.oidc.adapter import OAuthRequest
 from nodes.oidc.node_provider import provider_of
 from nodes.web.auth import sign_out
 from nodes.web.deps import CsrfChecked, current_member
 from nodes.web.pages import render
+from nodes.web.sessions import current_session
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -37,20 +39,28 @@ def _logout(request: Request, params: dict[str, str]) -> Response:
         checked = validate_logout(provider, params)
     except LogoutError:
         return _page(request, refused=True, status=400)
-    if checked.redirect_uri and _hint_is_for_this_member(request, checked):
+    if checked.redirect_uri and _hint_is_for_this_session(request, checked):
         sign_out(request, via="oidc_logout", client=checked.client.client_id if checked.client else None)
         return RedirectResponse(checked.redirect_uri, status_code=303, headers=NO_STORE)
     return _page(request, refused=False, status=200)
 
 
-def _hint_is_for_this_member(request: Request, checked: LogoutRequest) -> bool:
-    """The hint's ``sub`` is the signed-in member's ``sub`` at that client (or nobody is signed in here)."""
+def _hint_is_for_this_session(request: Request, checked: LogoutRequest) -> bool:
+    """The hint was issued in the current session here: its ``sub`` is the signed-in member's at that client and
+    its ``auth_time`` is the session's sign-in (or nobody is signed in here, so there is nothing to end).
+
+    An ID token from an earlier session (leaked, or kept by the platform) must not end today's session without
+    the member's confirmation (RP-Initiated Logout §2). Every ID token of one session carries the session's sign-in
+    time, those refreshed later included; a new sign-in (``prompt=login``, ``max_age``) starts a new session.
+    """
     member = current_member(request)
     if member is None:
         return True
-    if checked.client is None or checked.subject is None:
+    session = current_session(request)
+    if checked.client is None or checked.subject is None or session is None or session.auth_time is None:
         return False
-    return provider_of(request).subject(checked.client, member.public_id) == checked.subject
+    same_sign_in = checked.auth_time == int(aware(session.auth_time).timestamp())
+    return same_sign_in and provider_of(request).subject(checked.client, member.public_id) == checked.subject
 
 
 def _page(request: Request, refused: bool, status: int) -> HTMLResponse:

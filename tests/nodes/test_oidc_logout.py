@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from nodes.storage.models import AuditEvent
 from tests.e2e.browsing import HTML, csrf_of
+from tests.movable_clock import MovableClock
 from tests.nodes import oidc_flow as flow
 
 BYE = "https://platform.example/bye"
@@ -43,6 +44,30 @@ def test_logout_is_audited_with_the_platform_that_asked_for_it(setup):
     with Session(live.node.engine) as db:
         event = db.exec(select(AuditEvent).where(AuditEvent.action == "auth.signout")).one()
     assert event.detail == {"via": "oidc_logout", "client": platform.client_id}
+
+
+def test_hint_from_an_earlier_session_asks_the_member_before_signing_out(live_node):
+    clock = MovableClock()
+    live = live_node(clock=clock)
+    member = flow.member_with_password(live)
+    platform = flow.register(live, post_logout_redirect_uris=[BYE])
+    earlier = flow.tokens_for(live, flow.browser(live, member.email), platform)
+    clock.advance(minutes=5)
+    browser = flow.browser(live, member.email)
+    response = browser.get("/logout", params={"id_token_hint": earlier["id_token"],
+                                              "post_logout_redirect_uri": BYE}, headers=HTML)
+    assert response.status_code == 200 and "location" not in response.headers
+    assert signed_in(browser), "an ID token of another session must not end this one unasked"
+
+
+def test_hint_for_another_member_asks_before_signing_out(setup):
+    live, _, _, tokens = setup
+    flow.member_with_password(live, email="bob@ecole.example")
+    bob = flow.browser(live, "bob@ecole.example")
+    response = bob.get("/logout", params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": BYE},
+                       headers=HTML)
+    assert response.status_code == 200 and "location" not in response.headers
+    assert signed_in(bob)
 
 
 @pytest.mark.parametrize("target", ["https://evil.test/bye", "//evil.test", "/\\evil.test", "javascript:alert(1)",
