@@ -4,9 +4,10 @@
    checks). An error the client may see is a redirect **to the registered URI only**, carrying ``state`` and
    ``iss`` (RFC 9207); an error about the client or its redirect URI is never redirected (RFC 6749 §4.1.2.1):
    the edge shows a 400 page.
-2. :func:`next_step` — does the member need to sign in (no session, ``prompt=login``, ``max_age`` exceeded) or to
-   consent (nothing remembered, new claims asked, ``prompt=consent``)? With ``prompt=none`` these are errors
-   (``login_required``, ``consent_required``) and no page is shown.
+2. :func:`next_step` — does the member need to sign in (no session, ``prompt=login``, ``max_age`` exceeded, or
+   the request names another member by ``id_token_hint`` or a ``sub`` value) or to consent (nothing remembered,
+   new claims asked, ``prompt=consent``)? With ``prompt=none`` these are errors (``login_required``,
+   ``consent_required``) and no page is shown.
 3. :func:`issue_code` or :func:`deny` — the redirect with a code, or ``access_denied``.
 """
 
@@ -58,6 +59,11 @@ class Authorization:
     def max_age(self) -> int | None:
         return self.grant.max_age
 
+    @property
+    def subject(self) -> str | None:
+        """The ``sub`` of the member this request is for, when it names one."""
+        return self.grant.subject
+
 
 def _failure(provider: Provider, error: OAuth2Error, state: str | None) -> AuthorizationFailure:
     description = error.get_error_description() or error.error
@@ -86,13 +92,24 @@ def next_step(
     member_id: int | None,
     auth_time: datetime | None,
     signed_in_after: datetime | None,
+    member_public_id: str | None = None,
 ) -> Step:
     """Step 2. ``signed_in_after`` is when the interaction that sent the member to sign in began: a sign-in
-    after it satisfies ``prompt=login`` and ``max_age`` (so a slow sign-in does not loop)."""
+    after it satisfies ``prompt=login`` and ``max_age`` (so a slow sign-in does not loop).
+
+    A request for a named member (``id_token_hint``, a ``sub`` value) is answered only for that member (§5.5.1:
+    never an ID token for another user, even one signed in): anyone else signed in here is asked to sign in, and
+    if the sign-in still brings someone else, the answer is ``login_required``.
+    """
     prompts, state = authorization.prompts, authorization.grant.request.payload.state
     fresh = auth_time is not None and signed_in_after is not None and auth_time >= signed_in_after
-    if member_id is None or auth_time is None or not fresh and _must_sign_in(provider, authorization, auth_time):
-        if "none" in prompts:
+    other_member = (
+        authorization.subject is not None and member_public_id is not None
+        and provider.subject(authorization.client, member_public_id) != authorization.subject
+    )
+    if (member_id is None or auth_time is None or other_member
+            or not fresh and _must_sign_in(provider, authorization, auth_time)):
+        if "none" in prompts or other_member and fresh:
             raise _failure(provider, LoginRequiredError(redirect_uri=authorization.redirect_uri), state)
         return "login"
     consent = provider.store.get_consent(member_id, authorization.client.client_id)

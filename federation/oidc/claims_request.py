@@ -2,7 +2,9 @@
 
 The parameter is a JSON object with optional ``userinfo`` and ``id_token`` members, each mapping a claim name to
 ``null`` or to ``{"essential": bool, "value": ..., "values": [...]}``. We read ``essential`` and keep ``value`` /
-``values`` only to refuse malformed ones; we never release a claim because a value was asked for. A malformed
+``values`` only to refuse malformed ones; we never release a claim because a value was asked for. The one value we
+act on is ``id_token.sub.value``: the request is then for that member only (§5.5.1), see
+:func:`federation.oidc.authorize.next_step`. A malformed
 parameter is ``invalid_request``; members other than ``userinfo`` and ``id_token`` are ignored (§5.5).
 """
 
@@ -34,14 +36,19 @@ class ClaimsRequest:
 
     userinfo: dict[str, ClaimRequirement] = field(default_factory=dict)
     id_token: dict[str, ClaimRequirement] = field(default_factory=dict)
+    subject: str | None = None  # the ``sub`` value asked for in the ID token
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form that :func:`parse_claims_request` reads back (stored with a pending authorization)."""
-        return {
+        out: dict[str, Any] = {
             member: {name: {"essential": True} if req.essential else None for name, req in claims.items()}
             for member, claims in (("userinfo", self.userinfo), ("id_token", self.id_token))
             if claims
         }
+        if self.subject is not None:
+            sub = {"value": self.subject, **({"essential": True} if self.id_token["sub"].essential else {})}
+            out.setdefault("id_token", {})["sub"] = sub
+        return out
 
 
 def parse_claims_request(raw: str | None) -> ClaimsRequest:
@@ -56,7 +63,18 @@ def parse_claims_request(raw: str | None) -> ClaimsRequest:
         raise ClaimsRequestError("the claims parameter is not JSON") from exc
     if not isinstance(value, dict):
         raise ClaimsRequestError("the claims parameter must be a JSON object")
-    return ClaimsRequest(userinfo=_member(value, "userinfo"), id_token=_member(value, "id_token"))
+    id_token = _member(value, "id_token")
+    return ClaimsRequest(userinfo=_member(value, "userinfo"), id_token=id_token,
+                         subject=_subject(value) if "sub" in id_token else None)
+
+
+def _subject(value: dict[str, Any]) -> str | None:
+    spec = value["id_token"]["sub"]
+    if not isinstance(spec, dict) or "value" not in spec:
+        return None
+    if not isinstance(spec["value"], str) or not spec["value"]:
+        raise ClaimsRequestError("claims.id_token.sub.value must be a non-empty string")
+    return spec["value"]
 
 
 def _member(value: dict[str, Any], name: str) -> dict[str, ClaimRequirement]:

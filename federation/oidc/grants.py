@@ -22,8 +22,10 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth
 from authlib.oauth2.rfc6749.grants.authorization_code import validate_code_authorization_request
 from authlib.oauth2.rfc9101.errors import RequestNotSupportedError, RequestUriNotSupportedError
 
+from credentials.jose import JoseError
 from federation.oidc import pkce
 from federation.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse_claims_request
+from federation.oidc.id_token import read_id_token_hint
 from federation.oidc.models import AUTH_METHODS, AuthorizationCode, Client, TokenRecord, TokenView, secret_hash
 from federation.oidc.scopes import OFFLINE_ACCESS, scope_list
 
@@ -54,6 +56,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     max_age: int | None = None
     claims_request: ClaimsRequest = ClaimsRequest()
     code_challenge: str = ""
+    subject: str | None = None
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = validate_code_authorization_request(self)
@@ -84,6 +87,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             self.claims_request = parse_claims_request(data.get("claims"))
         except ClaimsRequestError as exc:
             raise InvalidRequestError(f"Invalid 'claims' parameter: {exc}.") from exc
+        self.subject = _asked_subject(self.server, self.request.client, data.get("id_token_hint"),
+                                      self.claims_request.subject)
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: GrantUser = request.user
@@ -189,6 +194,24 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             store.revoke_family(old.family, now, "refresh_token_reused")  # lost a race: a reuse
             raise
         return 200, token, self.server.token_headers()
+
+
+def _asked_subject(provider: Provider, client: Client, hint: str | None, asked: str | None) -> str | None:
+    """The member the request is for, when it names one: the ``sub`` of ``id_token_hint`` (§3.1.2.1), or a ``sub``
+    value in the ``claims`` parameter (§5.5.1). The hint must be an ID token we issued to this client (signature,
+    ``iss``, ``aud``; expired is fine: it only names the member), and both must agree."""
+    if not hint:
+        return asked
+    try:
+        claims = read_id_token_hint(provider, hint)
+    except JoseError as exc:
+        raise InvalidRequestError("Invalid 'id_token_hint'.") from exc
+    sub = claims.get("sub")
+    if claims.get("aud") != client.client_id or not isinstance(sub, str):
+        raise InvalidRequestError("The 'id_token_hint' was not issued to this client.")
+    if asked is not None and asked != sub:
+        raise InvalidRequestError("The 'id_token_hint' and the 'sub' asked for name different members.")
+    return sub
 
 
 def _max_age(raw: str | None) -> int | None:

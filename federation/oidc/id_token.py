@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from credentials.jose import sign_jwt
+from credentials.jose import JoseError, sign_jwt, verify_jwt
 from credentials.keys import SigningKey
+
+if TYPE_CHECKING:
+    from federation.oidc.provider import Provider
 
 #: ID token signing algorithms, by the keyring purpose whose key signs them.
 ID_TOKEN_ALGORITHMS: dict[str, str] = {"ES256": "jose", "RS256": "jose-rsa", "EdDSA": "jose-eddsa"}
@@ -67,3 +70,13 @@ def id_token_claims(
 def sign_id_token(key: SigningKey, claims: Mapping[str, Any]) -> str:
     """Sign ID token claims with ``key`` (``alg`` and ``kid`` in the header; ``typ`` is JWT)."""
     return sign_jwt(key, claims, typ="JWT")
+
+
+def read_id_token_hint(provider: Provider, hint: str) -> dict[str, Any]:
+    """The claims of an ``id_token_hint``: an ID token this provider signed (one of our published keys, an
+    algorithm we sign ID tokens with, ``iss`` exact). It may have expired: a hint names a member, it grants
+    nothing. Raises :class:`~credentials.jose.JoseError`."""
+    _, claims = verify_jwt(hint, provider.keys.public_jwks(), tuple(ID_TOKEN_ALGORITHMS))
+    if claims.get("iss") != provider.config.issuer:
+        raise JoseError("the ID token was not issued by this provider")
+    return claims

@@ -91,7 +91,8 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
         with one_session(provider, consent_member=member_id):
             authorization = authorize.validate(provider, oauth, member_id)
             step = authorize.next_step(provider, authorization, member_id, auth_time,
-                                       parked.created_at if parked else None)
+                                       parked.created_at if parked else None,
+                                       member.public_id if member is not None else None)
             consent = None
             if step == "issue" and member_id is not None:  # as read with the client: no other read
                 consent = provider.store.get_consent(member_id, authorization.client.client_id)

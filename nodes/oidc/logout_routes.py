@@ -1,8 +1,8 @@
 """RP-initiated logout (``/logout``, GET and POST) over :mod:`federation.oidc.logout`.
 
-With a valid ``id_token_hint`` issued in the session of the member signed in here, the session ends at once and the browser goes to
-the client's registered ``post_logout_redirect_uri`` (with ``state``). Otherwise nothing is redirected anywhere:
-the member sees our page and confirms with a CSRF-protected form (SECURITY W3, no open redirect).
+With a valid ``id_token_hint`` issued in the session of the member signed in here, the session ends at once and
+the browser goes to the client's registered ``post_logout_redirect_uri`` (with ``state``). Otherwise nothing is
+redirected anywhere: the member sees our page and confirms with a CSRF-protected form (SECURITY W3, no open redirect).
 """
 
 from __future__ import annotations

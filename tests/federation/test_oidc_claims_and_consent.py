@@ -61,6 +61,7 @@ def test_ticks_that_answer_nothing_asked_are_dropped():
     "{", "[]", '"x"', '{"userinfo": []}', '{"userinfo": {"email": 3}}', '{"userinfo": {"email": {"essential": 1}}}',
     '{"id_token": {"email": {"values": "a"}}}', '{"userinfo": {"": null}}', json.dumps({"userinfo": {"x" * 101: None}}),
     json.dumps({"userinfo": {f"c{i}": None for i in range(51)}}), "{" + " " * 5000 + "}",
+    '{"id_token": {"sub": {"value": 7}}}', '{"id_token": {"sub": {"value": ""}}}',
 ])
 def test_malformed_claims_parameter_is_refused(raw):
     with pytest.raises(ClaimsRequestError):
@@ -68,8 +69,15 @@ def test_malformed_claims_parameter_is_refused(raw):
 
 
 def test_claims_request_round_trips_through_json():
-    request = parse_claims_request(json.dumps({"userinfo": {"email": {"essential": True}, "name": None}}))
+    request = parse_claims_request(json.dumps({"userinfo": {"email": {"essential": True}, "name": None},
+                                               "id_token": {"sub": {"value": "s-1", "essential": True}}}))
     assert parse_claims_request(json.dumps(request.to_json())) == request
+
+
+def test_a_sub_value_asked_for_the_id_token_names_the_member_the_request_is_for():
+    assert parse_claims_request('{"id_token": {"sub": {"value": "s-1"}}}').subject == "s-1"
+    assert parse_claims_request('{"userinfo": {"sub": {"value": "s-1"}}}').subject is None
+    assert parse_claims_request('{"id_token": {"sub": null}}').subject is None
 
 
 def test_consent_receipt_names_platform_claims_refusals_and_how_to_withdraw():

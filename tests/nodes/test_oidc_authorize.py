@@ -6,6 +6,8 @@ Errors about the client or its redirect URI are a 400 page and never a redirect;
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from credentials.jose import read_unverified
@@ -317,3 +319,69 @@ def test_after_sign_in_a_remembered_consent_continues_by_a_page_not_a_form_redir
     page = browser.get(signed.headers["location"], headers=HTML)
     assert 'http-equiv="refresh"' in page.text
     assert query_of(flow.continued_to(page))["code"]
+
+
+BOB = "bob@ecole.example"
+
+
+def test_oidcc_id_token_hint_of_the_member_signed_in_gives_a_code_without_prompting(setup):
+    live, _, platform, browser = setup
+    first = flow.tokens_for(live, browser, platform)
+    pkce = Pkce()
+    params = auth_params(platform, pkce, prompt="none", id_token_hint=first["id_token"])
+    response = browser.get("/authorize", params=params)
+    assert response.status_code == 302
+    again = flow.redeem(live, platform, query_of(response.headers["location"])["code"], pkce).json()
+    assert id_token_claims(again)["sub"] == id_token_claims(first)["sub"]
+
+
+def test_prompt_none_for_another_member_named_by_a_sub_value_is_login_required(setup):
+    live, _, platform, browser = setup
+    flow.tokens_for(live, browser, platform)  # Alice is signed in and her consent is remembered
+    codes = flow.count(live, OidcCode)
+    asked = json.dumps({"id_token": {"sub": {"value": "somebody-else", "essential": True}}})
+    params = auth_params(platform, Pkce(), prompt="none", claims=asked)
+    assert_redirect_error(browser.get("/authorize", params=params), params, "login_required")
+    assert flow.count(live, OidcCode) == codes
+
+
+def test_a_hint_naming_another_member_sends_to_sign_in_and_is_answered_only_for_that_member(setup):
+    live, alice, platform, browser = setup
+    flow.member_with_password(live, email=BOB)
+    bobs = flow.tokens_for(live, flow.browser(live, BOB), platform)["id_token"]
+    flow.tokens_for(live, browser, platform)
+    codes = flow.count(live, OidcCode)
+    pkce = Pkce()
+    params = auth_params(platform, pkce, id_token_hint=bobs)
+    response = browser.get("/authorize", params=params, headers=HTML)
+    assert response.status_code == 303 and response.headers["location"].startswith("/signin?next=")
+    next_path = query_of(response.headers["location"])["next"]
+    # Alice signs in again: still not the member asked for, so no code, and no loop back to the sign-in page.
+    signed = flow.sign_in(browser, alice.email, flow.PASSWORD, next=next_path)
+    refused = browser.get(signed.headers["location"], headers=HTML)
+    assert query_of(flow.continued_to(refused))["error"] == "login_required"
+    assert flow.count(live, OidcCode) == codes
+    # Bob signs in: the answer is for him.
+    signed = flow.sign_in(browser, BOB, flow.PASSWORD, next=next_path)
+    answered = browser.get(signed.headers["location"], headers=HTML)
+    code = query_of(flow.continued_to(answered))["code"]
+    assert id_token_claims(flow.redeem(live, platform, code, pkce).json())["sub"] == read_unverified(bobs)[1]["sub"]
+
+
+@pytest.mark.parametrize("hint", ["forged", "other_client", "disagrees"])
+def test_an_id_token_hint_not_ours_for_this_client_is_invalid_request(setup, hint):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform)
+    extra: dict[str, str] = {"id_token_hint": tokens["id_token"]}
+    if hint == "forged":
+        header, claims, _ = tokens["id_token"].split(".")
+        extra["id_token_hint"] = f"{header}.{claims}.c2lnbmF0dXJl"
+    elif hint == "other_client":
+        other = flow.register(live, name="Other")
+        extra["id_token_hint"] = flow.tokens_for(live, browser, other)["id_token"]
+    else:
+        extra["claims"] = json.dumps({"id_token": {"sub": {"value": "somebody-else"}}})
+    codes = flow.count(live, OidcCode)
+    params = auth_params(platform, Pkce(), prompt="none", **extra)
+    assert_redirect_error(browser.get("/authorize", params=params), params, "invalid_request")
+    assert flow.count(live, OidcCode) == codes
