@@ -90,21 +90,14 @@ def record_denial(node: NodeContext, member: Member, client: Client, ip: str | N
 
 
 def disconnect(node: NodeContext, member: Member, client_id: str, ip: str | None) -> bool:
-    """Revoke the member's consent for the platform and all its tokens; ``False`` if nothing was connected."""
+    """Revoke the member's consent for the platform and all its tokens, with the audit event, in one transaction;
+    ``False`` if nothing was connected."""
     assert member.id is not None
-    now = node.clock()
-    with transaction(node.engine) as db:
-        row = db.exec(select(OidcConsent).where(
-            OidcConsent.member_id == member.id, OidcConsent.client_id == client_id,
-            col(OidcConsent.revoked_at).is_(None),
-        )).first()
-        if row is None:
-            return False
-        row.revoked_at = now
-        db.add(row)
-        record(db, node.clock, member.public_id, "oidc.platform.revoked", target=f"client:{client_id}", ip=ip)
-    SqlProviderStore(node).revoke_member_client(member.id, client_id, now, "revoked_by_member")
-    return True
+    return SqlProviderStore(node).disconnect(
+        member.id, client_id, node.clock(),
+        lambda db: record(db, node.clock, member.public_id, "oidc.platform.revoked", target=f"client:{client_id}",
+                          ip=ip),
+    )
 
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -618,23 +618,38 @@ class SqlProviderStore:
     def revoke_access(self, token_id: int, now: datetime) -> None:
         self._revoke(col(OidcToken.id) == token_id, now, "revoked_by_client")
 
-    def revoke_member_client(self, member_id: int, client_id: str, now: datetime, reason: str) -> int:
-        """Every token of the member at the client (the member disconnected the platform)."""
-        return self._revoke(
-            (col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id), now, reason
-        )
+    def disconnect(self, member_id: int, client_id: str, now: datetime, audit: Callable[[Session], object]) -> bool:
+        """Revoke the member's live consent for the client and every token of theirs at it, with ``audit``'s event,
+        in one transaction: no moment, and no failure, leaves a token alive after its consent. ``False`` if the
+        platform was not connected."""
+        with self._writing() as db:
+            row = db.exec(select(OidcConsent).where(
+                OidcConsent.member_id == member_id, OidcConsent.client_id == client_id,
+                col(OidcConsent.revoked_at).is_(None),
+            )).first()
+            if row is None:
+                return False
+            row.revoked_at = now
+            db.add(row)
+            audit(db)
+            where = (col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id)
+            self._revoke_in(db, where, now, "revoked_by_member")
+        return True
 
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
         with self._writing() as db:
-            rows = list(db.exec(select(OidcToken).where(where, col(OidcToken.revoked_at).is_(None))))
-            for row in rows:
-                row.revoked_at, row.revoked_reason = now, reason
-                db.add(row)
-            if rows:
-                first = rows[0]
-                record(db, self.node.clock, "system", "oidc.tokens.revoked", target=f"client:{first.client_id}",
-                       reason=reason, count=len(rows), families=sorted({r.family for r in rows}))
-            return len(rows)
+            return self._revoke_in(db, where, now, reason)
+
+    def _revoke_in(self, db: Session, where: Any, now: datetime, reason: str) -> int:
+        rows = list(db.exec(select(OidcToken).where(where, col(OidcToken.revoked_at).is_(None))))
+        for row in rows:
+            row.revoked_at, row.revoked_reason = now, reason
+            db.add(row)
+        if rows:
+            first = rows[0]
+            record(db, self.node.clock, "system", "oidc.tokens.revoked", target=f"client:{first.client_id}",
+                   reason=reason, count=len(rows), families=sorted({r.family for r in rows}))
+        return len(rows)
 
     def get_consent(self, member_id: int, client_id: str) -> Consent | None:
         scope = _scope.get()

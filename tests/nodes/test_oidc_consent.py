@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from nodes.storage.models import AuditEvent
@@ -233,3 +234,35 @@ def test_consent_page_policy_lets_only_the_platform_logo_origin_in(setup):
     assert "img-src 'self' https://platform.example data:" in policy
     assert "form-action 'self' https://platform.example;" in policy, "the consent answer redirects there"
     assert "frame-ancestors 'none'" in policy and "script-src" not in policy
+
+
+def _refuse_token_updates(engine) -> None:
+    """A real fault inside the database: any update of a token row fails (a trigger; no project code replaced)."""
+    with engine.begin() as db:
+        if engine.dialect.name == "sqlite":
+            db.execute(text("CREATE TRIGGER refuse_token_update BEFORE UPDATE ON oidc_token "
+                            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+        else:
+            db.execute(text("CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$ BEGIN RAISE EXCEPTION 'injected fault'; END $$"))
+            db.execute(text("CREATE TRIGGER refuse_token_update BEFORE UPDATE ON oidc_token "
+                            "FOR EACH ROW EXECUTE FUNCTION refuse_update()"))
+
+
+def test_a_disconnection_that_cannot_revoke_the_tokens_leaves_the_platform_connected(setup):
+    """Consent and tokens are revoked in one transaction: a failure midway leaves no consent-less live token (which
+    a later consent would bring back to life), and the member can try again."""
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid email", ["email"])
+    _refuse_token_updates(live.node.engine)
+    assert flow.disconnect(browser, platform).status_code >= 500
+    with Session(live.node.engine) as db:
+        consent = db.exec(select(OidcConsent).where(OidcConsent.client_id == platform.client_id)).one()
+        actions = [e.action for e in db.exec(select(AuditEvent))]
+    assert consent.revoked_at is None and "oidc.platform.revoked" not in actions
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 200
+    with live.node.engine.begin() as db:
+        db.execute(text("DROP TRIGGER refuse_token_update" + ("" if live.node.engine.dialect.name == "sqlite"
+                                                                else " ON oidc_token")))
+    assert flow.disconnect(browser, platform).status_code == 303
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
