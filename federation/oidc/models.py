@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,8 +68,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return " ".join(scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """Exact string comparison with a registered URI (RFC 9700 §2.1): no prefix, case or encoding games."""
-        return redirect_uri in self.redirect_uris
+        """Exact string comparison with a registered URI (RFC 9700 §2.1): no prefix, case or encoding games.
+
+        One exception, RFC 8252 §7.3's: a public client (a native app) registered with a loopback IP literal may
+        name any port at the time of the request, as it listens on a port the operating system picks then. Only
+        the port may differ; scheme, address, path and query stay exact.
+        """
+        if redirect_uri in self.redirect_uris:
+            return True
+        return self.auth_method == "none" and any(_same_but_loopback_port(redirect_uri, r) for r in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.secret_hash is None:
@@ -216,3 +224,14 @@ class MemberClaims:
             "affiliations": list(self.affiliations),
         }
         return values.get(name)
+
+
+_LOOPBACK_IP_URI = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::(\d{1,5}))?(/[^#]*)?")
+
+
+def _same_but_loopback_port(asked: str, registered: str) -> bool:
+    """``asked`` is ``registered`` with another port, both ``http`` on a loopback IP literal (RFC 8252 §7.3)."""
+    a, r = _LOOPBACK_IP_URI.fullmatch(asked), _LOOPBACK_IP_URI.fullmatch(registered)
+    if a is None or r is None or (a.group(2) is not None and not 0 < int(a.group(2)) < 65536):
+        return False
+    return a.group(1) == r.group(1) and (a.group(3) or "") == (r.group(3) or "")

@@ -385,3 +385,36 @@ def test_an_id_token_hint_not_ours_for_this_client_is_invalid_request(setup, hin
     params = auth_params(platform, Pkce(), prompt="none", **extra)
     assert_redirect_error(browser.get("/authorize", params=params), params, "invalid_request")
     assert flow.count(live, OidcCode) == codes
+
+
+NATIVE = "http://127.0.0.1/callback"
+
+
+def test_a_native_app_registered_on_a_loopback_ip_may_use_any_port(setup):
+    """RFC 8252 §7.3: the app listens on a port the operating system picks at the time of the request."""
+    live, _, _, browser = setup
+    app = flow.register(live, redirect_uris=[NATIVE], auth_method="none")
+    pkce = Pkce()
+    asked = "http://127.0.0.1:53127/callback"
+    response = flow.authorize(browser, auth_params(app, pkce, redirect_uri=asked))
+    assert response.headers["location"].startswith(asked + "?code=")
+    code = query_of(response.headers["location"])["code"]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": asked, "code_verifier": pkce.verifier}
+    assert flow.token_request(live, app, data).status_code == 200
+
+
+@pytest.mark.parametrize("asked", ["http://127.0.0.1:53127/callback/", "http://127.0.0.1:53127/callback?x=1",
+                                   "http://localhost:53127/callback", "http://[::1]:53127/callback",
+                                   "http://127.0.0.1:53127@evil.test/callback", "https://127.0.0.1:53127/callback"])
+def test_only_the_port_of_a_native_apps_loopback_uri_may_differ(setup, asked):
+    live, _, _, browser = setup
+    app = flow.register(live, redirect_uris=[NATIVE], auth_method="none")
+    assert_error_page(browser.get("/authorize", params=auth_params(app, Pkce(), redirect_uri=asked), headers=HTML),
+                      live)
+
+
+def test_a_confidential_clients_loopback_uri_is_matched_exactly_port_included(setup):
+    live, _, _, browser = setup
+    platform = flow.register(live, redirect_uris=[NATIVE])
+    params = auth_params(platform, Pkce(), redirect_uri="http://127.0.0.1:53127/callback")
+    assert_error_page(browser.get("/authorize", params=params, headers=HTML), live)
