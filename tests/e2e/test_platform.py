@@ -3,7 +3,9 @@
 A member links both networks in one platform session; what they did not consent to never arrives; the callback
 is refused when its ``state`` is not this browser's or its ``iss`` is not the network's (nothing linked); a
 provider whose discovery names another issuer is refused before any redirect; after the member disconnects the
-platform at the node, the platform's stored token is refused and the platform says so.
+platform at the node, the platform's stored token is refused and the platform says so. A credential is shown as
+verified only when it is about the member who signed in: another member's is not, and without the member's name
+it is genuine but unmatched.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from sqlalchemy import update
 
 from nodes.credentials_service import ensure_member_credentials
+from nodes.storage.credential_tables import IssuedCredential
+from nodes.storage.db import transaction
 from tests.conftest import free_port
 from tests.e2e.browsing import HTML, csrf_of, sign_in
 from tests.e2e.platform_support import (
@@ -52,6 +57,61 @@ def test_member_links_school_and_company_in_one_platform_session(live_node):
             for live in (school, company):
                 assert _offers_credentials(live)
             assert page.text.count("Verified:") == 2 and "Not verified" not in page.text
+    finally:
+        platform.stop()
+
+
+def test_credential_about_the_member_who_signed_in_is_verified_and_says_whom_it_is_about(live_node):
+    school = live_node()
+    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
+    platform = start_platform({"school": ("École Test", school)})
+    try:
+        with httpx.Client(follow_redirects=True, timeout=15) as http:
+            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example")
+        assert page.text.count("Verified:") == 1 and "Not verified" not in page.text
+        assert "<dt>Issued to</dt><dd>Alice Martin</dd>" in page.text
+        assert "holder: passed — issued to Alice Martin, the name you signed in with" in page.text
+    finally:
+        platform.stop()
+
+
+def test_another_members_credential_is_not_shown_as_verified(live_node):
+    """The node is made to hand Alice Bruno's credential too, by moving its row to her in the node's database (a
+    node that mixes members up; no code is replaced): the real UserInfo answer then carries it to the platform."""
+    school = live_node()
+    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    bruno = seed_member(school.node.engine, email="bruno@ecole.example", given_name="Bruno", family_name="Durand",
+                        password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    for member in (alice, bruno):
+        assert ensure_member_credentials(node_context(school), member.id, actor="test")
+    with transaction(school.node.engine) as db:
+        db.execute(update(IssuedCredential).where(IssuedCredential.member_id == bruno.id)
+                   .values(member_id=alice.id))
+    platform = start_platform({"school": ("École Test", school)})
+    try:
+        with httpx.Client(follow_redirects=True, timeout=15) as http:
+            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example")
+        assert page.text.count("Verified:") == 1 and page.text.count("Not verified:") == 1
+        assert "<dt>Issued to</dt><dd>Bruno Durand</dd>" in page.text
+        assert "holder: failed — issued to someone else: Bruno Durand, not Alice Martin" in page.text
+    finally:
+        platform.stop()
+
+
+def test_without_the_members_name_a_genuine_credential_is_unmatched_not_verified(live_node):
+    school = live_node()
+    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
+    platform = start_platform({"school": ("École Test", school)})
+    try:
+        with httpx.Client(follow_redirects=True, timeout=15) as http:
+            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example", claims=["affiliations"])
+        assert "Génie civil" in page.text and "Name</dt><dd><span class=\"hint\">not shared" in page.text
+        assert "Verified:" not in page.text and "Not verified:" not in page.text
+        assert page.text.count("Genuine, but not matched to you:") == 1
+        assert "holder: unknown — issued to Alice Martin; your name was not shared" in page.text
+        assert "signature: passed" in page.text and "status: passed" in page.text
     finally:
         platform.stop()
 

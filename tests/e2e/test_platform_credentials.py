@@ -1,8 +1,13 @@
 """Alumni Hub verifies the affiliation credentials it receives against the issuer's own DID document, over HTTP.
 
-Credentials are signed here with a live node's real ``credentials`` key (as the node will sign them), and the
-platform's verifier fetches that node's ``/.well-known/did.json``. A credential passes only when every check
-passes: issuer, signature, validity period and status (an unreadable status is unknown, never valid).
+Credentials are signed here with a live node's real ``credentials`` key (as the node will sign them), or issued by
+the node itself (:func:`nodes.credentials_service.ensure_member_credentials`), and the platform's verifier fetches
+that node's ``/.well-known/did.json``. A credential passes only when every check passes: issuer, signature, validity
+period, status (an unreadable status is unknown, never valid) and holder (the subject is the member who signed in).
+
+A node hands a member only that member's credentials, so another member's credential cannot reach the platform
+through a real sign-in without changing the node; these tests give it to the platform's own verification function
+(:func:`verify_received`) instead. ``test_platform.py`` shows the page's side.
 """
 
 from __future__ import annotations
@@ -18,7 +23,18 @@ from credentials.did_web import did_from_base_url
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.status.documents import status_list_entry
 from nodes import keyring
-from nodes.examples.platform.credential_check import same_origin_fetcher, verify_received
+from nodes.credentials_service import ensure_member_credentials
+from nodes.examples.platform.credential_check import (
+    NOT_VERIFIED,
+    UNMATCHED,
+    VERIFIED,
+    _holder,
+    holder_name,
+    same_origin_fetcher,
+    verify_received,
+)
+from tests.nodes.oidc_flow import node_context
+from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
 
 LOADER = JsonLdLoader()
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -42,10 +58,10 @@ def _signed(live, *, issuer_of=None, valid_until=None, status=(), **fields):
                         clock=lambda: NOW)
 
 
-def _verify(live, received):
+def _verify(live, received, member_name="Alice Martin"):
     with httpx.Client(timeout=5) as client:
         fetch = same_origin_fetcher(live.url, client)
-        return verify_received(received, live.url, fetch, LOADER, http_for_localhost=True)
+        return verify_received(received, live.url, fetch, LOADER, member_name=member_name, http_for_localhost=True)
 
 
 def _checks(result):
@@ -55,9 +71,11 @@ def _checks(result):
 def test_credential_signed_by_the_network_verifies_with_every_check_named(live_node):
     school = live_node()
     [result] = _verify(school, [_signed(school)])
-    assert result.verified
-    assert _checks(result) == {"issuer": True, "signature": True, "validity": True, "status": True}
+    assert result.verified and result.state == VERIFIED
+    assert _checks(result) == {"issuer": True, "signature": True, "validity": True, "status": True, "holder": True}
     assert result.title == "AlumniCredential: Génie civil, Master, 2018"
+    assert result.subject[0] == ("subject_name", "Alice Martin")
+    assert ("organisation", "École Test") in result.subject and ("class_year", "2018") in result.subject
 
 
 def test_v1_credential_changed_after_signing_is_not_verified(live_node):
@@ -82,7 +100,7 @@ def test_v9_expired_credential_is_not_verified(live_node):
     school = live_node()
     [result] = _verify(school, [_signed(school, valid_until=NOW - timedelta(hours=1))])
     assert not result.verified
-    assert _checks(result) == {"issuer": True, "signature": True, "validity": False, "status": True}
+    assert _checks(result) == {"issuer": True, "signature": True, "validity": False, "status": True, "holder": True}
 
 
 def test_s2_status_that_cannot_be_read_is_unknown_never_valid(live_node):
@@ -97,3 +115,53 @@ def test_malformed_credentials_are_reported_not_raised(live_node):
     school = live_node()
     assert not _verify(school, {"not": "a list"})[0].verified
     assert [r.verified for r in _verify(school, ["a string", {"@context": "x"}])] == [False, False]
+
+
+def _issued_by_the_node(live, email, given_name, family_name):
+    """A member seeded on ``live`` and their affiliation credential, issued through the node's own issuance."""
+    member = seed_member(live.node.engine, email=email, given_name=given_name, family_name=family_name,
+                         password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    [credential] = ensure_member_credentials(node_context(live), member.id, actor="test")
+    return credential
+
+
+def test_credential_the_node_issued_to_another_member_is_not_verified_for_this_one(live_node):
+    school = live_node()
+    alices = _issued_by_the_node(school, "alice@ecole.example", "Alice", "Martin")
+    brunos = _issued_by_the_node(school, "bruno@ecole.example", "Bruno", "Durand")
+    [other] = _verify(school, [brunos], member_name="Alice Martin")
+    assert not other.verified and other.state == NOT_VERIFIED
+    # Genuine in every other respect: only the holder check tells it is not hers.
+    assert _checks(other) == {"issuer": True, "signature": True, "validity": True, "status": True, "holder": False}
+    holder = next(c for c in other.checks if c.name == "holder")
+    assert holder.detail.key == "detail.holder_other" and holder.detail.values["subject"] == "Bruno Durand"
+    assert other.subject[0] == ("subject_name", "Bruno Durand")  # the page says whom it is about
+    [own] = _verify(school, [alices], member_name="Alice Martin")
+    assert own.verified and own.state == VERIFIED
+    [spaced] = _verify(school, [alices], member_name="  alice   MARTIN ")  # read as a person reads a name
+    assert spaced.verified
+
+
+def test_genuine_credential_is_unmatched_not_verified_when_the_members_name_was_not_shared(live_node):
+    school = live_node()
+    credential = _issued_by_the_node(school, "alice@ecole.example", "Alice", "Martin")
+    [result] = _verify(school, [credential], member_name=None)
+    assert not result.verified and result.state == UNMATCHED
+    assert _checks(result) == {"issuer": True, "signature": True, "validity": True, "status": True, "holder": None}
+    # An unknown status too is not "genuine": the credential is then simply not verified.
+    entry = status_list_entry(list_credential="https://elsewhere.example/status/1", index=7, purpose="revocation")
+    [unknown] = _verify(school, [_signed(school, status=[entry])], member_name=None)
+    assert unknown.state == NOT_VERIFIED
+
+
+def test_credential_that_names_no_subject_is_no_ones():
+    assert _holder({"credentialSubject": {"type": "Person"}}, "Alice Martin").ok is False
+    assert _holder({"credentialSubject": [{"name": "Alice Martin"}]}, "Alice Martin").ok is False
+
+
+def test_the_members_name_is_the_name_claim_else_both_name_parts():
+    assert holder_name({"name": "Alice Martin", "given_name": "A"}) == "Alice Martin"
+    assert holder_name({"given_name": "Alice", "family_name": "Martin"}) == "Alice Martin"
+    assert holder_name({"given_name": "Alice"}) is None  # half a name cannot tell two members apart
+    assert holder_name({}, {"name": "Alice Martin"}) == "Alice Martin"  # UserInfo first, then the ID token
+    assert holder_name({"sub": "x"}, {}) is None

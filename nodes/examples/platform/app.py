@@ -29,7 +29,7 @@ from starlette.types import Message as AsgiMessage
 
 from credentials.jsonld_loader import JsonLdLoader
 from nodes.examples.platform.config import Network, PlatformConfig
-from nodes.examples.platform.credential_check import same_origin_fetcher, verify_received
+from nodes.examples.platform.credential_check import holder_name, same_origin_fetcher, verify_received
 from nodes.examples.platform.relying_party import (
     SignIn,
     SignInFailed,
@@ -48,6 +48,7 @@ HEADERS = {
     "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+NAME_CLAIMS = ("name", "given_name", "family_name")
 AFFILIATION_FIELDS = ("programme", "degree", "class_year", "groups", "role", "department", "start_date", "end_date")
 
 
@@ -165,23 +166,30 @@ class _Hub:
             "name": network.name, "issuer": network.issuer, "sub": signed.id_claims["sub"],
             "signed_in_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "access_token": signed.access_token,
             "access_expires_at": time.time() + signed.expires_in, "refused": None,
+            # The ID token's name claims (if the network put any there), kept so that a refresh matches the
+            # credentials against the same name as the sign-in did.
+            "id_names": {k: signed.id_claims[k] for k in NAME_CLAIMS if k in signed.id_claims},
         }
-        link.update(await self._claims_and_credentials(network, signed.userinfo))
+        link.update(await self._claims_and_credentials(network, signed.userinfo, link["id_names"]))
         return link
 
-    async def _claims_and_credentials(self, network: Network, userinfo: dict[str, Any]) -> dict[str, Any]:
-        """What the page shows: the claims as received, and each credential's verification result."""
+    async def _claims_and_credentials(self, network: Network, userinfo: dict[str, Any],
+                                      id_names: dict[str, Any]) -> dict[str, Any]:
+        """What the page shows: the claims as received, and each credential's verification result, checked
+        against the name the network released for the member who signed in (None when it did not)."""
         claims = {k: v for k, v in userinfo.items() if k not in ("sub", "affiliation_credentials")}
         received = userinfo.get("affiliation_credentials")
         if received is None:
             return {"claims": claims, "credentials": None}
-        results = await run_in_threadpool(self._verify, received, network.issuer)
+        member_name = holder_name(userinfo, id_names)
+        results = await run_in_threadpool(self._verify, received, network.issuer, member_name)
         return {"claims": claims, "credentials": results}
 
-    def _verify(self, received: Any, issuer: str) -> list[Any]:
+    def _verify(self, received: Any, issuer: str, member_name: str | None) -> list[Any]:
         with httpx.Client(timeout=5.0, follow_redirects=False) as client:
             fetch = same_origin_fetcher(issuer, client)
-            return verify_received(received, issuer, fetch, self.loader, http_for_localhost=self.config.dev_mode)
+            return verify_received(received, issuer, fetch, self.loader, member_name=member_name,
+                                   http_for_localhost=self.config.dev_mode)
 
     # --- forms ---------------------------------------------------------------------------------------------
     async def _csrf_ok(self, request: Request) -> bool:
@@ -208,7 +216,8 @@ class _Hub:
             link = {**link, "refused": answer.refused or "invalid_response", "refused_status": answer.status,
                     "access_token": None}
         else:
-            link = {**link, **await self._claims_and_credentials(network, answer.claims), "refused": None}
+            link = {**link, **await self._claims_and_credentials(network, answer.claims, link.get("id_names", {})),
+                    "refused": None}
             request.session["notice"] = Message("notice.up_to_date", network=network.name).as_dict()
         links[network.key] = link
         request.session["links"] = links
