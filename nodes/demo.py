@@ -1,9 +1,11 @@
 """``./run demo``: initialise and serve the example nodes of ``nodes/examples/`` on loopback, with seeded data.
 
-Each node is initialised (secret, schema, keys) and its roster imported from ``nodes/examples/rosters/``; the
-first start creates an admin whose generated password is kept in ``<data_dir>/demo-admin-password`` (0600) so
-later starts print the same login. Every start prints a fresh claim link for one member who has not claimed
-their account yet. Data lives in ``.demo/``; Ctrl-C stops every server cleanly and the next start keeps the data.
+Each node is initialised (secret, schema, keys), its roster imported from ``nodes/examples/rosters/``, and every
+seeded affiliation given its credential through the node's own issuance (what ``passerelle credentials issue
+--all`` does), so that signing in to Alumni Hub shows credentials the platform verifies. The first start creates
+an admin whose generated password is kept in ``<data_dir>/demo-admin-password`` (0600) so later starts print the
+same login. Every start prints a fresh claim link for one member who has not claimed their account yet. Data lives
+in ``.demo/``; Ctrl-C stops every server cleanly and the next start keeps the data (and issues no credential twice).
 Alumni Hub, the demo platform (:mod:`nodes.examples.platform`), is registered as an OpenID Connect client of both
 nodes and served beside them on port 8400.
 """
@@ -37,6 +39,7 @@ from nodes.examples.platform.config import PlatformConfig, PlatformConfigError
 from nodes.examples.platform.demo_setup import prepare_platform
 from nodes.gc_tuning import settle_after_startup
 from nodes.invitations import issue_invitations
+from nodes.issuance import issue_affiliations, pending_affiliations
 from nodes.observability import configure_logging
 from nodes.roster.apply import import_roster
 from nodes.settings import ConfigError, NodeSettings, load_settings
@@ -60,6 +63,7 @@ class DemoNode:
     invitation: str | None
     outbox: Path
     settings: NodeSettings
+    credentials_issued: int = 0
 
 
 def prepare(config: Path, data_root: Path | None = None, port: int | None = None) -> DemoNode:
@@ -83,14 +87,31 @@ def prepare(config: Path, data_root: Path | None = None, port: int | None = None
                            source=f"rosters/{config.stem}.csv")
     if not report.imported:
         raise SystemExit(f"demo roster of {config.stem} was refused: {report.errors}")
+    issued = issue_roster_credentials(node)
     admin_email, admin_password = _ensure_admin(node, config.stem)
     invitation = _fresh_invitation(node)
     engine.dispose()
     return DemoNode(
         name=settings.display_name, url=settings.base_url, app=create_app(settings),
         admin_email=admin_email, admin_password=admin_password, invitation=invitation, outbox=settings.outbox_dir,
-        settings=settings,
+        settings=settings, credentials_issued=issued,
     )
+
+
+def issue_roster_credentials(node: NodeContext) -> int:
+    """Issue the affiliation credential of every seeded affiliation that has no live one; returns how many.
+
+    Without them a member who signs in to Alumni Hub gets an empty ``affiliation_credentials`` list and the demo
+    never shows the platform verifying one. It goes through the node's own issuance path (status list index,
+    signature with the node's key, audit), as ``passerelle credentials issue --all`` does; only affiliations without
+    an active or suspended credential are pending, so a later start on the same data issues nothing twice.
+    """
+    with Session(node.engine) as db:
+        pending = pending_affiliations(db, open_badge=False)
+    report = issue_affiliations(node, pending, actor="demo")
+    if report.skipped:
+        raise SystemExit(f"demo credentials of {node.settings.display_name} were refused: {report.skipped}")
+    return len(report.issued)
 
 
 def _ensure_admin(node: NodeContext, stem: str) -> tuple[str, str]:
@@ -164,6 +185,8 @@ def show(nodes: list[DemoNode], platform: PlatformConfig) -> None:
         console.print(f"[bold]{n.name}[/bold]  {n.url}", soft_wrap=True)
         console.print(f"  admin login        {n.admin_email} / {n.admin_password}", soft_wrap=True)
         console.print(f"  member invitation  {n.invitation or '(every member has claimed an account)'}", soft_wrap=True)
+        console.print(f"  credentials        {n.credentials_issued} affiliation credentials issued at this start",
+                      soft_wrap=True)
         console.print(f"  invitation e-mails {n.outbox}", soft_wrap=True)
         console.print(f"  data               {n.outbox.parent}\n", soft_wrap=True)
     console.print("Press Ctrl-C to stop. Each node keeps its data folder for the next start.")

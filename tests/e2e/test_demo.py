@@ -1,5 +1,7 @@
 """``./run demo``: the example nodes and the demo platform start with seeded data, stop cleanly on Ctrl-C and keep
-their data (the platform keeps its client registration at each node)."""
+their data (the platform keeps its client registration at each node). The seeded members hold their affiliation
+credentials, issued once: a member who claims their account and signs in to Alumni Hub sees them verified, and a
+second start issues none again."""
 
 from __future__ import annotations
 
@@ -8,11 +10,23 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlmodel import Session, col, select
 
+from nodes.demo import EXAMPLES
+from nodes.settings import load_settings
+from nodes.storage.credential_tables import IssuedCredential
+from nodes.storage.db import make_engine
+from nodes.storage.models import Member
 from tests.conftest import free_port
+from tests.e2e.browsing import HTML, csrf_of
+from tests.e2e.platform_support import sign_in_through_platform
+from tests.seed import PASSWORD
+
+SEEDED = "camille.martin@example.org"  # first on the school's roster: the first start invites her
 
 
 def _start(data_root, ports):
@@ -65,6 +79,33 @@ def _platform_sends_to(platform: str, network: str) -> str:
     return answer.headers["location"]
 
 
+def _credentials(data_root, stem: str) -> dict[str, int]:
+    """Live affiliation credentials per member e-mail, read from the demo node's own database."""
+    settings = load_settings(EXAMPLES / f"{stem}.toml", data_dir=str(data_root / stem))
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as db:
+            rows = db.exec(select(Member.email, IssuedCredential.id)
+                           .join(Member, col(Member.id) == IssuedCredential.member_id)
+                           .where(IssuedCredential.state == "active")).all()
+    finally:
+        engine.dispose()
+    counts: dict[str, int] = {}
+    for email, _ in rows:
+        counts[email] = counts.get(email, 0) + 1
+    return counts
+
+
+def _claim_and_sign_in_to_the_platform(invitation: str, platform: str) -> str:
+    """Claim the printed invitation at the school, then "Sign in with École Exemple" on Alumni Hub; the page."""
+    with httpx.Client(follow_redirects=True, timeout=20) as http:
+        page = http.get(invitation, headers=HTML)
+        assert SEEDED in page.text
+        form = {"csrf_token": csrf_of(page), "password": PASSWORD, "password_confirm": PASSWORD}
+        assert http.post(invitation, data=form, headers=HTML).status_code == 200  # on to the member's page
+        return sign_in_through_platform(http, SimpleNamespace(url=platform), "ecole-exemple", SEEDED).text
+
+
 def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(tmp_path):
     ports = [free_port(), free_port(), free_port()]
     first = _start(tmp_path, ports)
@@ -89,6 +130,15 @@ def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         signed = http.post("/signin", data={"email": admins[0][0], "password": admins[0][1], "csrf_token": csrf})
         assert signed.status_code == 303
+    # The seeded members hold their credentials, and Alumni Hub verifies them for the member who signs in.
+    issued = {stem: _credentials(tmp_path, stem) for stem in ("ecole-exemple", "acme")}
+    assert issued["ecole-exemple"][SEEDED] == 2 and issued["acme"][SEEDED] == 2
+    assert sum(issued["ecole-exemple"].values()) == 7 and sum(issued["acme"].values()) == 6  # one per roster row
+    assert re.findall(r"credentials\s+(\d+) affiliation credentials", banner) == ["7", "6"]
+    page = _claim_and_sign_in_to_the_platform(invitations[0], platform)
+    assert "Welcome, Camille Martin" in page
+    assert page.count("Verified:") == 2 and "Not verified" not in page and "No verifiable credential" not in page
+    assert "<dt>Issued to</dt><dd>Camille Martin</dd>" in page
     assert "demo stopped" in _stop(first)
 
     second = _start(tmp_path, ports)
@@ -98,5 +148,7 @@ def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(
         _wait_healthy(platform)
         again = _platform_sends_to(platform, "ecole-exemple")
         assert _client_id(again) == _client_id(sends["ecole-exemple"])  # the same registration, reused
+        assert re.findall(r"credentials\s+(\d+) affiliation credentials", banner_again) == ["0", "0"]
+        assert {stem: _credentials(tmp_path, stem) for stem in ("ecole-exemple", "acme")} == issued  # no duplicate
     finally:
         _stop(second)
