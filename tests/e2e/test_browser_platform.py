@@ -3,7 +3,8 @@
 Debian's headless Chromium, through Playwright, against a real school node and the real demo platform, each
 served by uvicorn on loopback. The member clicks "Sign in with <school>" on the platform, signs in at the school,
 consents (the optional e-mail address stays unticked and never reaches the platform), and comes back signed in
-with the consented claims. Then, on the school's "Connected platforms" page, they disconnect the platform; the
+with the consented claims and their affiliation credential, issued beforehand through the school's own issuance
+and shown verified as theirs. Then, on the school's "Connected platforms" page, they disconnect the platform; the
 platform's "refresh my data" sends its stored access token to UserInfo and gets 401 ``invalid_token``, and a
 direct UserInfo call with that token is refused the same way. No browser is ever downloaded: without
 /usr/bin/chromium the test skips, except under CI=true where that is a failure.
@@ -16,7 +17,9 @@ import re
 import httpx
 import pytest
 
+from nodes.credentials_service import ensure_member_credentials
 from tests.e2e.platform_support import start_platform
+from tests.nodes.oidc_flow import node_context
 from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
 
 pytestmark = pytest.mark.browser
@@ -33,6 +36,7 @@ def test_member_signs_in_to_the_platform_with_the_school_then_revokes_it_and_its
 ):
     school = live_node()
     member = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
+    assert len(ensure_member_credentials(node_context(school), member.id, actor="test")) == 1
     platform = start_platform({"ecole": ("École Test", school)})
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
@@ -60,7 +64,14 @@ def test_member_signs_in_to_the_platform_with_the_school_then_revokes_it_and_its
         assert "Génie civil" in content and "Club robotique" in content
         assert member.email not in content  # the unticked claim was never sent
         assert re.search(r"E-mail</dt><dd><span class=\"hint\">not shared", content)
-        assert "No verifiable credential received" in content or "Verified:" in content
+        assert "No verifiable credential received" not in content
+        [credential] = page.locator("ul.credentials > li").all()
+        assert credential.get_attribute("class") == "ok"
+        assert credential.locator("strong").inner_text() == "Verified:"
+        text = credential.inner_text()
+        assert "AlumniCredential: Génie civil, Master, 2018" in text and "Issued to\nAlice Martin" in text
+        for check in ("issuer", "signature", "validity", "status", "holder"):
+            assert f"{check}: passed" in text
         page.get_by_role("button", name="Refresh my data from École Test").click()
         assert page.get_by_role("status").filter(has_text="up to date").is_visible()
         [token] = platform.access_tokens()
