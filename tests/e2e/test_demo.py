@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 from sqlmodel import Session, col, select
 
 from nodes.demo import EXAMPLES
@@ -106,9 +107,21 @@ def _claim_and_sign_in_to_the_platform(invitation: str, platform: str) -> str:
         return sign_in_through_platform(http, SimpleNamespace(url=platform), "ecole-exemple", SEEDED).text
 
 
-def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(tmp_path):
+@pytest.fixture
+def demos():
+    """The demo processes a test starts; any still running when it ends (a failed assertion) is killed."""
+    processes: list[subprocess.Popen] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=20)
+
+
+def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(tmp_path, demos):
     ports = [free_port(), free_port(), free_port()]
     first = _start(tmp_path, ports)
+    demos.append(first)
     banner = _read_banner(first)
     school, company, platform = (f"http://localhost:{p}" for p in ports)
     assert banner.index(platform) < banner.index(school)  # the platform is where a visitor starts
@@ -142,6 +155,7 @@ def test_demo_starts_both_nodes_with_seeded_data_and_restarts_without_losing_it(
     assert "demo stopped" in _stop(first)
 
     second = _start(tmp_path, ports)
+    demos.append(second)
     banner_again = _read_banner(second)
     try:
         assert re.findall(r"admin login\s+(\S+) / (\S+)", banner_again) == admins
