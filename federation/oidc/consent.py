@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from federation.oidc.scopes import OFFLINE_ACCESS, RequestedItem
+from federation.oidc.scopes import COMPANION_CLAIMS, OFFLINE_ACCESS, RequestedItem
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -65,3 +65,16 @@ def consent_receipt(
             }
         ],
     }
+
+
+def consented(names: Iterable[str], granted: Iterable[str]) -> list[str]:
+    """The claims of ``names`` (what a code or token recorded, for one destination) that a consent granting
+    ``granted`` lets out: the granted claims, and a companion claim whose main claim is granted (``email_verified``
+    with ``email``). Order kept.
+
+    UserInfo and every ID token (a code's, a refresh grant's) release through this, against the member's live
+    consent read with the token or code: a claim the member has withdrawn since the grant is no longer released,
+    whatever the grant recorded."""
+    allowed = set(granted)
+    allowed |= {companion for companion, main in COMPANION_CLAIMS.items() if main in allowed}
+    return [name for name in names if name in allowed]

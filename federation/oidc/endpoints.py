@@ -14,9 +14,10 @@ from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from federation.oidc.consent import consented
 from federation.oidc.http import CoreRequest, HttpRequest, HttpResponse
 from federation.oidc.models import AUTH_METHODS, Client, TokenView, secret_hash
-from federation.oidc.scopes import COMPANION_CLAIMS, scope_list
+from federation.oidc.scopes import scope_list
 
 if TYPE_CHECKING:
     from federation.oidc.provider import Provider
@@ -119,11 +120,9 @@ def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
     except (InvalidTokenError, InsufficientScopeError, InvalidRequestError) as error:
         status, error_body, headers = error()
         return HttpResponse(status, error_body, headers)
-    allowed = set(consent.granted) | {c for c, main in COMPANION_CLAIMS.items() if main in consent.granted}
     body: dict[str, Any] = {"sub": provider.subject(client, member.local_id)}
-    for name in view.record.claims.get("userinfo", []):
-        if name in allowed:
-            body[name] = member.claim(name)
+    for name in consented(view.record.claims.get("userinfo", []), consent.granted):
+        body[name] = member.claim(name)
     if "affiliations" in body and provider.credential_source is not None:
         body["affiliation_credentials"] = list(
             provider.credential_source.credentials_for(view.record.member_id, client.client_id)

@@ -140,10 +140,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         store, now = self.server.store, self.server.now()
         code_id = code.id
         assert code_id is not None
-        self.server.check_grant_still_allowed(code.member_id, client.client_id)
+        consent = self.server.check_grant_still_allowed(code.member_id, client.client_id)
         try:
             token = self.server.issue_tokens(
-                client, code.member_id, code.scope, code.claims, code.auth_time, family=secrets.token_hex(16),
+                client, code.member_id, code.scope, code.claims, code.auth_time, consent=consent,
+                family=secrets.token_hex(16),
                 commit=lambda record: store.redeem_code(code_id, record, now), code_id=code_id, nonce=code.nonce,
             )
         except InvalidGrantError:
@@ -181,13 +182,13 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         store, now = self.server.store, self.server.now()
         old_id = old.id
         assert old_id is not None
-        self.server.check_grant_still_allowed(old.member_id, client.client_id)
+        consent = self.server.check_grant_still_allowed(old.member_id, client.client_id)
         scope = " ".join(scope_list(self.request.payload.scope)) or old.scope
         if OFFLINE_ACCESS not in scope_list(scope):
             scope = f"{scope} {OFFLINE_ACCESS}"  # the family lives on: the grant did include offline access
         try:
             token = self.server.issue_tokens(
-                client, old.member_id, scope, old.claims, old.auth_time, family=old.family,
+                client, old.member_id, scope, old.claims, old.auth_time, consent=consent, family=old.family,
                 commit=lambda record: store.rotate_refresh(old_id, record, now),
             )
         except InvalidGrantError:

@@ -20,10 +20,11 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from credentials.keys import SigningKey
 from federation.oidc import endpoints
 from federation.oidc.client_auth import PrivateKeyJwt
+from federation.oidc.consent import consented
 from federation.oidc.grants import CodeGrant, RefreshGrant
 from federation.oidc.http import NO_STORE, CoreRequest, HttpRequest, HttpResponse
 from federation.oidc.id_token import ID_TOKEN_ALGORITHMS, id_token_claims, sign_id_token
-from federation.oidc.models import Client, TokenRecord, secret_hash
+from federation.oidc.models import Client, Consent, TokenRecord, secret_hash
 from federation.oidc.scopes import OFFLINE_ACCESS, SUPPORTED_SCOPES, scope_list
 from federation.oidc.store import AffiliationCredentialSource, ProviderStore
 from federation.oidc.subject import subject_for
@@ -144,18 +145,23 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
     def subject(self, client: Client, local_id: str) -> str:
         return subject_for(client.subject_type, self.subject_salt, client.sector, local_id)
 
-    def check_grant_still_allowed(self, member_id: int, client_id: str) -> None:
-        """A code or refresh token is worthless once the member revoked the platform or left the roster."""
-        if self.store.get_consent(member_id, client_id) is None or self.store.member_claims(member_id) is None:
+    def check_grant_still_allowed(self, member_id: int, client_id: str) -> Consent:
+        """A code or refresh token is worthless once the member revoked the platform or left the roster. Returns
+        the member's live consent (read with the code or token), which says what the new ID token may release."""
+        consent = self.store.get_consent(member_id, client_id)
+        if consent is None or self.store.member_claims(member_id) is None:
             raise InvalidGrantError("The grant was revoked.")
+        return consent
 
     def issue_tokens(
         self, client: Client, member_id: int, scope: str, claims: dict[str, list[str]], auth_time: datetime, *,
-        family: str, commit: Callable[[TokenRecord], bool], code_id: int | None = None, nonce: str | None = None,
+        consent: Consent, family: str, commit: Callable[[TokenRecord], bool], code_id: int | None = None,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
         """Make an access token, a refresh token with ``offline_access`` and an ID token; ``commit`` stores the
         hashes atomically with the use of the code or refresh token they come from. Raises ``invalid_grant`` when
-        ``commit`` finds that credential already used."""
+        ``commit`` finds that credential already used. The ID token releases only what ``consent`` (the member's
+        live consent) still grants, as UserInfo does."""
         refresh = OFFLINE_ACCESS in scope_list(scope) and client.allow_refresh
         token: dict[str, Any] = self.generate_token(
             "authorization_code", client, scope=scope, include_refresh_token=refresh
@@ -172,16 +178,18 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         if not commit(record):
             raise InvalidGrantError("The grant was already used.")
         if "openid" in scope_list(scope):
-            token["id_token"] = self.make_id_token(client, member_id, claims, auth_time, nonce, token["access_token"])
+            names = consented(claims.get("id_token", []), consent.granted)
+            token["id_token"] = self.make_id_token(client, member_id, names, auth_time, nonce, token["access_token"])
         return token
 
-    def make_id_token(self, client: Client, member_id: int, claims: dict[str, list[str]], auth_time: datetime,
+    def make_id_token(self, client: Client, member_id: int, names: list[str], auth_time: datetime,
                       nonce: str | None, access_token: str | None) -> str:
+        """An ID token releasing the claims ``names`` (already filtered by the member's consent)."""
         member = self.store.member_claims(member_id)
         if member is None:
             raise InvalidGrantError("The member no longer exists.")
         alg = client.id_token_alg if client.id_token_alg in ID_TOKEN_ALGORITHMS else "ES256"
-        released = {name: member.claim(name) for name in claims.get("id_token", [])}
+        released = {name: member.claim(name) for name in names}
         body = id_token_claims(
             issuer=self.config.issuer, client_id=client.client_id, subject=self.subject(client, member.local_id),
             now=int(self.now().timestamp()), lifetime=self.config.id_token_ttl, auth_time=int(auth_time.timestamp()),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from federation.oidc.claims_request import ClaimsRequestError, parse_claims_request
-from federation.oidc.consent import chosen, consent_receipt, default_choices
+from federation.oidc.consent import chosen, consent_receipt, consented, default_choices
 from federation.oidc.scopes import released_names, requested_items
 
 
@@ -44,6 +44,15 @@ def test_only_consented_claims_are_released():
     assert released_names(items, {"email", "affiliations"}) == {
         "userinfo": ["email", "email_verified", "affiliations"], "id_token": []}
     assert released_names(items, set()) == {"userinfo": [], "id_token": []}
+
+
+def test_a_recorded_claim_is_released_only_while_the_live_consent_grants_it():
+    """What UserInfo and every ID token release: the recorded names the consent grants now, companions following
+    their main claim."""
+    recorded = ["name", "email", "email_verified"]
+    assert consented(recorded, {"name", "email"}) == recorded
+    assert consented(recorded, {"name", "offline_access"}) == ["name"]
+    assert consented(["email_verified"], set()) == []
 
 
 def test_default_choices_tick_only_essential_items():

@@ -296,6 +296,40 @@ def test_o17_refresh_after_consent_revoked_is_invalid_grant(setup):
     assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
 
 
+def test_id_token_of_a_refresh_leaves_out_a_claim_the_member_has_since_withdrawn(setup):
+    """A refresh grant's ID token releases, like UserInfo, only what the member's live consent still grants (read
+    with the refresh token): unticking ``email`` on a later consent page stops it at the next refresh, while
+    ``name``, still granted, stays."""
+    live, _, platform, browser = setup
+    asked = json.dumps({"id_token": {"email": {"essential": True}, "name": None}})
+    pkce = Pkce()
+    first = flow.authorize(browser, flow.auth_params(platform, pkce, "openid offline_access", claims=asked),
+                           ["name", "email", "offline_access"])
+    tokens = flow.redeem(live, platform, flow.query_of(first.headers["location"])["code"], pkce).json()
+    assert {"name", "email"} <= set(read_unverified(tokens["id_token"])[1])
+    again = flow.authorize(browser, flow.auth_params(platform, Pkce(), "openid offline_access", claims=asked,
+                                                     prompt="consent"), ["name", "offline_access"])
+    assert again.status_code == 302, again.text
+    refreshed = flow.refresh(live, platform, tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    claims = read_unverified(refreshed.json()["id_token"])[1]
+    assert "email" not in claims and "name" in claims
+
+
+def test_id_token_of_a_code_leaves_out_a_claim_the_member_withdrew_before_its_redemption(setup):
+    """The same rule for a code: its ID token releases what the live consent, read with the code, still grants."""
+    live, _, platform, browser = setup
+    asked = json.dumps({"id_token": {"email": {"essential": True}}})
+    pkce = Pkce()
+    first = flow.authorize(browser, flow.auth_params(platform, pkce, "openid", claims=asked), ["email"])
+    code = flow.query_of(first.headers["location"])["code"]
+    again = flow.authorize(browser, flow.auth_params(platform, Pkce(), "openid", claims=asked, prompt="consent"), [])
+    assert again.status_code == 302, again.text
+    response = flow.redeem(live, platform, code, pkce)
+    assert response.status_code == 200, response.text
+    assert "email" not in read_unverified(response.json()["id_token"])[1]
+
+
 def test_no_refresh_token_without_consented_offline_access(setup):
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform, "openid offline_access", [])
