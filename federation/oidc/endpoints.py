@@ -79,7 +79,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             "active": True,
             "client_id": record.client_id,
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
-            "scope": record.scope,
+            "scope": token.get_scope(),
             "sub": self.server.subject(client, member.local_id),
             "aud": record.client_id,
             "iss": self.server.config.issuer,

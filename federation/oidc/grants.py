@@ -9,6 +9,9 @@ What changes from authlib's defaults, and why:
   ``oidcc-codereuse``); a code shown by another client is invalidated (O10). It is consumed with one conditional
   update just before tokens are made, so two workers racing on it cannot both win.
 - A refresh token is rotated on every use; presenting a rotated one revokes its whole family (RFC 9700 §4.14.2).
+  A refresh asking for a narrower ``scope`` narrows the access token and the ID token only (their claims by
+  :func:`~federation.oidc.scopes.narrowed_claims`); the new refresh token keeps the grant's scope and claims, so a
+  later refresh may ask for the whole grant again (RFC 6749 §6).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from federation.oidc import pkce
 from federation.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse_claims_request
 from federation.oidc.id_token import read_id_token_hint
 from federation.oidc.models import AUTH_METHODS, AuthorizationCode, Client, TokenRecord, TokenView, secret_hash
-from federation.oidc.scopes import OFFLINE_ACCESS, scope_list
+from federation.oidc.scopes import scope_list
 
 if TYPE_CHECKING:
     from federation.oidc.provider import Provider
@@ -183,13 +186,12 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         old_id = old.id
         assert old_id is not None
         consent = self.server.check_grant_still_allowed(old.member_id, client.client_id)
-        scope = " ".join(scope_list(self.request.payload.scope)) or old.scope
-        if OFFLINE_ACCESS not in scope_list(scope):
-            scope = f"{scope} {OFFLINE_ACCESS}"  # the family lives on: the grant did include offline access
+        asked = " ".join(scope_list(self.request.payload.scope)) or None  # authlib checked it is within the grant
         try:
             token = self.server.issue_tokens(
-                client, old.member_id, scope, old.claims, old.auth_time, consent=consent, family=old.family,
-                commit=lambda record: store.rotate_refresh(old_id, record, now),
+                client, old.member_id, old.grant_scope, old.grant_claims, old.auth_time, consent=consent,
+                family=old.family, commit=lambda record: store.rotate_refresh(old_id, record, now),
+                access_scope=asked,
             )
         except InvalidGrantError:
             store.revoke_family(old.family, now, "refresh_token_reused")  # lost a race: a reuse

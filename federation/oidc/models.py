@@ -144,10 +144,25 @@ class TokenRecord:
     access_expires_at: datetime
     refresh_hash: str | None = None
     refresh_expires_at: datetime | None = None
+    #: The refresh token's scope and claims, where they differ from the access token's (``scope``, ``claims``): a
+    #: refresh that asks for a narrower scope narrows its access token only, and the refresh token it issues keeps
+    #: the grant's (RFC 6749 §6). ``None``: the same as the access token's.
+    refresh_scope: str | None = None
+    refresh_claims: dict[str, list[str]] | None = None
     code_id: int | None = None
     id: int | None = None
     refresh_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+    @property
+    def grant_scope(self) -> str:
+        """The scope of the grant, which the refresh token carries on."""
+        return self.scope if self.refresh_scope is None else self.refresh_scope
+
+    @property
+    def grant_claims(self) -> dict[str, list[str]]:
+        """The claims of the grant, which the refresh token carries on."""
+        return self.claims if self.refresh_claims is None else self.refresh_claims
 
 
 @dataclass
@@ -169,7 +184,7 @@ class TokenView(TokenMixin):  # type: ignore[misc]
         return bool(hmac.compare_digest(self.record.client_id, client.client_id))
 
     def get_scope(self) -> str:
-        return self.record.scope
+        return self.record.grant_scope if self.kind == "refresh_token" else self.record.scope
 
     def get_expires_in(self) -> int:
         return max(0, int((self.expires_at - self.now).total_seconds()))

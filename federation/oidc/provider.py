@@ -25,7 +25,7 @@ from federation.oidc.grants import CodeGrant, RefreshGrant
 from federation.oidc.http import NO_STORE, CoreRequest, HttpRequest, HttpResponse
 from federation.oidc.id_token import ID_TOKEN_ALGORITHMS, id_token_claims, sign_id_token
 from federation.oidc.models import Client, Consent, TokenRecord, secret_hash
-from federation.oidc.scopes import OFFLINE_ACCESS, SUPPORTED_SCOPES, scope_list
+from federation.oidc.scopes import OFFLINE_ACCESS, SUPPORTED_SCOPES, narrowed_claims, scope_list
 from federation.oidc.store import AffiliationCredentialSource, ProviderStore
 from federation.oidc.subject import subject_for
 
@@ -156,29 +156,40 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
     def issue_tokens(
         self, client: Client, member_id: int, scope: str, claims: dict[str, list[str]], auth_time: datetime, *,
         consent: Consent, family: str, commit: Callable[[TokenRecord], bool], code_id: int | None = None,
-        nonce: str | None = None,
+        nonce: str | None = None, access_scope: str | None = None,
     ) -> dict[str, Any]:
-        """Make an access token, a refresh token with ``offline_access`` and an ID token; ``commit`` stores the
-        hashes atomically with the use of the code or refresh token they come from. Raises ``invalid_grant`` when
-        ``commit`` finds that credential already used. The ID token releases only what ``consent`` (the member's
-        live consent) still grants, as UserInfo does."""
+        """Make an access token, a refresh token with ``offline_access`` and an ID token for the grant of ``scope``
+        and ``claims``; ``commit`` stores the hashes atomically with the use of the code or refresh token they come
+        from. Raises ``invalid_grant`` when ``commit`` finds that credential already used.
+
+        With ``access_scope`` (a refresh asking for less than the grant), only the access token and the ID token
+        are narrowed, their claims by :func:`~federation.oidc.scopes.narrowed_claims`; the refresh token keeps the
+        grant's scope and claims (RFC 6749 §6). The ID token releases only what ``consent`` (the member's live
+        consent) still grants, as UserInfo does."""
         refresh = OFFLINE_ACCESS in scope_list(scope) and client.allow_refresh
+        narrowed = access_scope is not None and set(scope_list(access_scope)) != set(scope_list(scope))
+        if access_scope is None or not narrowed:
+            access_scope, access_claims = scope, claims
+        else:
+            access_claims = narrowed_claims(claims, scope, access_scope)
         token: dict[str, Any] = self.generate_token(
-            "authorization_code", client, scope=scope, include_refresh_token=refresh
+            "authorization_code", client, scope=access_scope, include_refresh_token=refresh
         )
         now = self.now()
         record = TokenRecord(
             family=family, client_id=client.client_id, member_id=member_id,
-            access_hash=secret_hash(token["access_token"]), scope=scope, claims=claims, auth_time=auth_time,
-            issued_at=now, access_expires_at=now + timedelta(seconds=self.config.access_ttl),
+            access_hash=secret_hash(token["access_token"]), scope=access_scope, claims=access_claims,
+            auth_time=auth_time, issued_at=now, access_expires_at=now + timedelta(seconds=self.config.access_ttl),
             refresh_hash=secret_hash(token["refresh_token"]) if refresh else None,
             refresh_expires_at=now + timedelta(seconds=self.config.refresh_ttl) if refresh else None,
+            refresh_scope=scope if refresh and narrowed else None,
+            refresh_claims=claims if refresh and narrowed else None,
             code_id=code_id,
         )
         if not commit(record):
             raise InvalidGrantError("The grant was already used.")
-        if "openid" in scope_list(scope):
-            names = consented(claims.get("id_token", []), consent.granted)
+        if "openid" in scope_list(access_scope):
+            names = consented(access_claims.get("id_token", []), consent.granted)
             token["id_token"] = self.make_id_token(client, member_id, names, auth_time, nonce, token["access_token"])
         return token
 

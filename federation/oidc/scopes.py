@@ -98,3 +98,22 @@ def released_names(items: Iterable[RequestedItem], granted: Iterable[str]) -> di
         if item.in_id_token:
             out["id_token"].extend(names)
     return out
+
+
+def narrowed_claims(claims: dict[str, list[str]], grant_scope: str, scope: str) -> dict[str, list[str]]:
+    """The claims (by destination) that an access token of ``scope``, and its ID token, may carry when a refresh
+    asks for less than the grant's ``grant_scope`` (RFC 6749 §6, §3.3). ``claims`` are the grant's. Only the access
+    token is narrowed: the refresh token keeps the grant's scope and claims.
+
+    The rule: without ``openid`` nothing is released (there is no ID token, and UserInfo refuses the token).
+    Otherwise a claim goes when a scope that bundles it (:data:`SCOPE_CLAIMS`) was in the grant and the request
+    leaves it out: asking without ``profile`` is asking for no names. A claim asked through the ``claims`` parameter
+    is not tied to a scope, so it stays when no scope of the grant bundles it: the client asked for it on its own
+    and has not left it out. A claim the grant had both through a scope and through the ``claims`` parameter goes
+    with its scope: a grant records the names, not where they came from, and narrowing errs on releasing less.
+    """
+    kept = scope_list(scope)
+    if "openid" not in kept:
+        return {where: [] for where in claims}
+    dropped = {name for s in scope_list(grant_scope) if s not in kept for name in SCOPE_CLAIMS.get(s, ())}
+    return {where: [name for name in names if name not in dropped] for where, names in claims.items()}

@@ -143,7 +143,8 @@ _TOKEN_BY_HASH = {
     "refresh_token": DirectStatement(select(_TOKENS).where(_TOKENS.c.refresh_hash == bindparam("hash"))),
 }
 _TOKEN_FIELDS = ("family", "code_id", "client_id", "member_id", "access_hash", "refresh_hash", "scope", "claims",
-                 "auth_time", "issued_at", "access_expires_at", "refresh_expires_at")
+                 "auth_time", "issued_at", "access_expires_at", "refresh_expires_at", "refresh_scope",
+                 "refresh_claims")
 _INSERT_TOKEN = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in _TOKEN_FIELDS}))
 _ROTATION = update(_TOKENS).where(
     _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
@@ -295,6 +296,8 @@ def _record(row: Any) -> TokenRecord:
         scope=row.scope, claims=dict(row.claims), auth_time=aware(row.auth_time), issued_at=aware(row.issued_at),
         access_expires_at=aware(row.access_expires_at), refresh_hash=row.refresh_hash,
         refresh_expires_at=aware(row.refresh_expires_at) if row.refresh_expires_at else None, code_id=row.code_id,
+        refresh_scope=row.refresh_scope,
+        refresh_claims=dict(row.refresh_claims) if row.refresh_claims is not None else None,
         refresh_used_at=row.refresh_used_at, revoked_at=row.revoked_at,
     )
 

@@ -81,6 +81,10 @@ class OidcToken(SQLModel, table=True):
     issued_at: datetime
     access_expires_at: datetime
     refresh_expires_at: datetime | None = None
+    #: The refresh token's scope and claims where a narrowed refresh gave the access token less (``NULL``: the
+    #: same as ``scope`` and ``claims``; migration 0400).
+    refresh_scope: str | None = Field(default=None, max_length=500)
+    refresh_claims: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     refresh_used_at: datetime | None = None
     revoked_at: datetime | None = None
     revoked_reason: str | None = Field(default=None, max_length=40)

@@ -8,7 +8,7 @@ import pytest
 
 from federation.oidc.claims_request import ClaimsRequestError, parse_claims_request
 from federation.oidc.consent import chosen, consent_receipt, consented, default_choices
-from federation.oidc.scopes import released_names, requested_items
+from federation.oidc.scopes import narrowed_claims, released_names, requested_items
 
 
 def test_scope_claims_are_voluntary_and_go_to_userinfo():
@@ -53,6 +53,20 @@ def test_a_recorded_claim_is_released_only_while_the_live_consent_grants_it():
     assert consented(recorded, {"name", "email"}) == recorded
     assert consented(recorded, {"name", "offline_access"}) == ["name"]
     assert consented(["email_verified"], set()) == []
+
+
+def test_a_narrowed_scope_drops_the_claims_of_the_scopes_it_leaves_out_but_not_those_asked_alone():
+    """RFC 6749 §6: a refresh asking for less. ``name`` came with ``profile`` (and through the claims parameter):
+    it goes with ``profile``; ``affiliations`` was asked alone through the claims parameter: it stays while
+    ``openid`` does."""
+    grant = {"userinfo": ["name", "email", "email_verified"], "id_token": ["name", "affiliations"]}
+    granted = "openid profile email offline_access"
+    assert narrowed_claims(grant, granted, "openid email") == {"userinfo": ["email", "email_verified"],
+                                                               "id_token": ["affiliations"]}
+    assert narrowed_claims(grant, granted, "openid profile") == {"userinfo": ["name"],
+                                                                 "id_token": ["name", "affiliations"]}
+    assert narrowed_claims(grant, granted, granted) == grant
+    assert narrowed_claims(grant, granted, "email offline_access") == {"userinfo": [], "id_token": []}
 
 
 def test_default_choices_tick_only_essential_items():

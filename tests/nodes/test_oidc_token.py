@@ -296,6 +296,74 @@ def test_o17_refresh_after_consent_revoked_is_invalid_grant(setup):
     assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
 
 
+def introspect(live, platform, token):
+    with live.client() as http:
+        return http.post("/introspect", data={"token": token}, auth=(platform.client_id, platform.secret)).json()
+
+
+def test_o17_refresh_with_narrower_scope_gives_an_access_token_of_that_scope_only(setup):
+    """RFC 6749 §6 and §3.3: a refresh asking a narrower ``scope`` gets an access token of that scope, and UserInfo
+    answers for that scope only (the ``profile`` claims go with ``profile``), not for the grant's. Without ``openid``
+    there is no ID token and UserInfo refuses the token. A new refresh token is issued all the same: it is the
+    grant's, which had ``offline_access``."""
+    live, member, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid profile email offline_access",
+                             ["name", "email", "offline_access"])
+    sub = read_unverified(tokens["id_token"])[1]["sub"]
+    narrowed = flow.refresh(live, platform, tokens["refresh_token"], scope="openid email")
+    assert narrowed.status_code == 200, narrowed.text
+    body = narrowed.json()
+    assert flow.userinfo(live, body["access_token"]).json() == {"sub": sub, "email": member.email,
+                                                                "email_verified": True}
+    assert body["scope"] == "openid email" and "refresh_token" in body
+    assert "email" not in read_unverified(body["id_token"])[1], "an email asked by scope goes to UserInfo only"
+    without_openid = flow.refresh(live, platform, body["refresh_token"], scope="offline_access")
+    assert without_openid.status_code == 200, without_openid.text
+    assert "id_token" not in without_openid.json()
+    refused = flow.userinfo(live, without_openid.json()["access_token"])
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+
+
+def test_o17_refresh_token_rotated_under_a_narrower_scope_keeps_the_scope_of_the_grant(setup):
+    """RFC 6749 §6: the new refresh token's scope MUST be identical to that of the one presented. After a narrowed
+    refresh the client may ask for the whole grant again (and gets it with no ``scope``), but never for more; only
+    the access token was narrowed, as introspection shows."""
+    live, _, platform, browser = setup
+    grant = "openid profile offline_access"
+    tokens = flow.tokens_for(live, browser, platform, grant, ["name", "offline_access"])
+    narrowed = flow.refresh(live, platform, tokens["refresh_token"], scope="openid").json()
+    assert "name" not in flow.userinfo(live, narrowed["access_token"]).json() and narrowed["scope"] == "openid"
+    assert introspect(live, platform, narrowed["access_token"])["scope"] == "openid"
+    assert introspect(live, platform, narrowed["refresh_token"])["scope"] == grant
+    back = flow.refresh(live, platform, narrowed["refresh_token"], scope=grant)
+    assert back.status_code == 200, back.text
+    assert back.json()["scope"] == grant
+    assert flow.userinfo(live, back.json()["access_token"]).json()["name"] == "Alice Martin"
+    narrowed_again = flow.refresh(live, platform, back.json()["refresh_token"], scope="openid").json()
+    unasked = flow.refresh(live, platform, narrowed_again["refresh_token"])
+    assert unasked.status_code == 200 and unasked.json()["scope"] == grant
+    assert_oauth_error(flow.refresh(live, platform, unasked.json()["refresh_token"], scope="openid email"), 400,
+                       "invalid_scope")
+
+
+def test_narrowing_keeps_a_claim_asked_through_the_claims_parameter_unless_the_request_dropped_its_scope(setup):
+    """The rule of ``federation.oidc.scopes.narrowed_claims``: a claim asked alone through the ``claims`` parameter
+    (here ``email``, whose scope the grant never had) is not tied to a scope and outlives a narrowed refresh while
+    ``openid`` stays; a claim whose scope the request drops goes, even when the ``claims`` parameter asked for it
+    too (here ``name``, with ``profile``)."""
+    live, member, platform, browser = setup
+    pkce = Pkce()
+    asked = json.dumps({"id_token": {"email": {"essential": True}, "name": None}, "userinfo": {"name": None}})
+    params = flow.auth_params(platform, pkce, "openid profile offline_access", claims=asked)
+    code = flow.query_of(flow.authorize(browser, params, ["name", "email", "offline_access"]).headers["location"])
+    tokens = flow.redeem(live, platform, code["code"], pkce).json()
+    assert {"name", "email"} <= set(read_unverified(tokens["id_token"])[1])
+    narrowed = flow.refresh(live, platform, tokens["refresh_token"], scope="openid offline_access").json()
+    id_token = read_unverified(narrowed["id_token"])[1]
+    assert id_token["email"] == member.email and "name" not in id_token
+    assert "name" not in flow.userinfo(live, narrowed["access_token"]).json()
+
+
 def test_id_token_of_a_refresh_leaves_out_a_claim_the_member_has_since_withdrawn(setup):
     """A refresh grant's ID token releases, like UserInfo, only what the member's live consent still grants (read
     with the refresh token): unticking ``email`` on a later consent page stops it at the next refresh, while
