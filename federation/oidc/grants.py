@@ -9,6 +9,7 @@ What changes from authlib's defaults, and why:
   ``oidcc-codereuse``); a code shown by another client is invalidated (O10). It is consumed with one conditional
   update just before tokens are made, so two workers racing on it cannot both win.
 - A refresh token is rotated on every use; presenting a rotated one revokes its whole family (RFC 9700 §4.14.2).
+  It is refused, and its family revoked, once the member's live consent no longer grants ``offline_access``.
   A refresh asking for a narrower ``scope`` narrows the access token and the ID token only (their claims by
   :func:`~federation.oidc.scopes.narrowed_claims`); the new refresh token keeps the grant's scope and claims, so a
   later refresh may ask for the whole grant again (RFC 6749 §6).
@@ -30,7 +31,7 @@ from federation.oidc import pkce
 from federation.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse_claims_request
 from federation.oidc.id_token import read_id_token_hint
 from federation.oidc.models import AUTH_METHODS, AuthorizationCode, Client, TokenRecord, TokenView, secret_hash
-from federation.oidc.scopes import scope_list
+from federation.oidc.scopes import OFFLINE_ACCESS, scope_list
 
 if TYPE_CHECKING:
     from federation.oidc.provider import Provider
@@ -186,6 +187,11 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         old_id = old.id
         assert old_id is not None
         consent = self.server.check_grant_still_allowed(old.member_id, client.client_id)
+        if OFFLINE_ACCESS not in consent.granted:
+            # The member answered a consent page since, leaving "access while you are away" unticked: the refresh
+            # tokens they had allowed stop, as they would on disconnecting the platform.
+            store.revoke_family(old.family, now, "offline_access_withdrawn")
+            raise InvalidGrantError("The member no longer allows access while they are away.")
         asked = " ".join(scope_list(self.request.payload.scope)) or None  # authlib checked it is within the grant
         try:
             token = self.server.issue_tokens(

@@ -384,6 +384,18 @@ def test_id_token_of_a_refresh_leaves_out_a_claim_the_member_has_since_withdrawn
     assert "email" not in claims and "name" in claims
 
 
+def test_a_refresh_token_stops_once_the_member_unticks_access_while_away(setup):
+    """``offline_access`` is a consent item like a claim: answering a later consent page without it ends the
+    refresh tokens it allowed (their whole family), while the other grants of that answer go on."""
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid email offline_access", ["email", "offline_access"])
+    again = flow.authorize(browser, flow.auth_params(platform, Pkce(), "openid email offline_access",
+                                                     prompt="consent"), ["email"])
+    assert again.status_code == 302, again.text
+    assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401, "the family is revoked"
+
+
 def test_id_token_of_a_code_leaves_out_a_claim_the_member_withdrew_before_its_redemption(setup):
     """The same rule for a code: its ID token releases what the live consent, read with the code, still grants."""
     live, _, platform, browser = setup
