@@ -16,9 +16,13 @@ from federation.oidc.scopes import COMPANION_CLAIMS, OFFLINE_ACCESS, RequestedIt
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
 
-def default_choices(items: Iterable[RequestedItem]) -> frozenset[str]:
-    """The items ticked when the consent page opens: the essential ones only (privacy by default)."""
-    return frozenset(item.name for item in items if item.essential)
+def default_choices(items: Iterable[RequestedItem], remembered: Iterable[str] = ()) -> frozenset[str]:
+    """The items ticked when the consent page opens: the essential ones, and those the member's live consent for the
+    platform already grants (``remembered``). Nothing else is ticked (privacy by default), and what the member
+    allowed before stays allowed unless they untick it: the answer replaces the earlier choice for every item the
+    page shows."""
+    kept = set(remembered)
+    return frozenset(item.name for item in items if item.essential or item.name in kept)
 
 
 def chosen(items: Iterable[RequestedItem], ticked: Iterable[str]) -> frozenset[str]:

@@ -19,6 +19,7 @@ from federation.oidc import authorize
 from federation.oidc.authorize import Authorization, AuthorizationFailure
 from federation.oidc.consent import default_choices
 from federation.oidc.http import HttpRequest
+from federation.oidc.models import Consent
 from nodes.clock import aware
 from nodes.oidc import consents, interactions
 from nodes.oidc.adapter import OAuthRequest, to_response
@@ -87,14 +88,15 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
     auth_time = aware(session.auth_time) if session is not None and session.auth_time is not None else None
     member_id = member.id if member is not None else None
     try:
-        # A member signed in: the client is read with their consent for it, which the next step asks for.
+        # A member signed in: the client is read with their consent for it, which the next step, the consent page
+        # (its ticks) and the code use.
         with one_session(provider, consent_member=member_id):
             authorization = authorize.validate(provider, oauth, member_id)
             step = authorize.next_step(provider, authorization, member_id, auth_time,
                                        parked.created_at if parked else None,
                                        member.public_id if member is not None else None)
             consent = None
-            if step == "issue" and member_id is not None:  # as read with the client: no other read
+            if step != "login" and member_id is not None:  # as read with the client: no other read
                 consent = provider.store.get_consent(member_id, authorization.client.client_id)
     except AuthorizationFailure as failure:
         return _failed(request, failure)
@@ -108,7 +110,7 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
             parked = interactions.create(node, list(oauth.params), member.id)
         else:
             parked = interactions.attach_member(node, parked, member.id)
-        return _consent_page(request, authorization, parked)
+        return _consent_page(request, authorization, parked, consent)
     assert consent is not None
     if parked is not None:
         interactions.finish(node, parked)
@@ -132,13 +134,16 @@ def _issue(request: Request, authorization: Authorization, member: Member, auth_
     return to_response(answer)
 
 
-def _consent_page(request: Request, authorization: Authorization, parked: Interaction) -> HTMLResponse:
+def _consent_page(request: Request, authorization: Authorization, parked: Interaction,
+                  remembered: Consent | None) -> HTMLResponse:
+    """The page ticks what the member's live consent already grants among the items asked (the answer replaces
+    that choice for those items: ticking nothing again would silently withdraw it), and the essential items."""
     client = authorization.client
     items = authorization.items
     context = {
         "client": client,
         "items": items,
-        "ticked": default_choices(items),
+        "ticked": default_choices(items, remembered.granted if remembered is not None else ()),
         "interaction": parked.id,
     }
     policy = consent_page_policy(authorization.redirect_uri, client.logo_uri)

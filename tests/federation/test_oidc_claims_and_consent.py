@@ -75,6 +75,13 @@ def test_default_choices_tick_only_essential_items():
     assert default_choices(items) == {"email"}
 
 
+def test_default_choices_also_tick_what_the_live_consent_grants_among_the_items_asked():
+    """The answer replaces the earlier choice for the items shown: an allowed item must open ticked, or clicking
+    "Allow" would withdraw it. A remembered grant the request does not ask is not an item, so it is not ticked."""
+    items = requested_items("openid profile email", parse_claims_request(None))
+    assert default_choices(items, frozenset({"email", "affiliations"})) == {"email"}
+
+
 def test_ticks_that_answer_nothing_asked_are_dropped():
     items = requested_items("openid email", parse_claims_request(None))
     assert chosen(items, ["email", "affiliations", "is_admin"]) == {"email"}

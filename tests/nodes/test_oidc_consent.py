@@ -266,3 +266,42 @@ def test_a_disconnection_that_cannot_revoke_the_tokens_leaves_the_platform_conne
                                                                 else " ON oidc_token")))
     assert flow.disconnect(browser, platform).status_code == 303
     assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+
+
+def boxes(page):
+    """The consent page's checkboxes: item name → whether it is ticked."""
+    found = re.findall(r'<input type="checkbox" id="claim-(\w+)"[^>]*?( checked)?>', page.text)
+    return {name: bool(checked) for name, checked in found}
+
+
+def answer_as_shown(browser, page):
+    """Click "Allow" without touching a box: the ticks the page opened with."""
+    return flow.consent(browser, page, [name for name, ticked in boxes(page).items() if ticked])
+
+
+def test_consent_asked_again_ticks_what_the_member_already_allowed_and_allowing_keeps_it(setup):
+    """prompt=consent shows the page again: the answer replaces the earlier choice for the items it shows, so a page
+    opening with the allowed e-mail unticked would withdraw it from a member who only clicked "Allow"."""
+    live, _, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email", ["email"])
+    page = consent_page(browser, platform, "openid email", prompt="consent")
+    assert boxes(page) == {"email": True}
+    pkce = Pkce()
+    page = browser.get("/authorize", params=auth_params(platform, pkce, "openid email", prompt="consent"),
+                       headers=EN)
+    code = query_of(answer_as_shown(browser, page).headers["location"])["code"]
+    tokens = flow.redeem(live, platform, code, pkce).json()
+    assert flow.userinfo(live, tokens["access_token"]).json()["email"] == "alice@ecole.example"
+
+
+def test_a_wider_request_ticks_the_earlier_grants_among_its_items_and_only_those(setup):
+    """New claims asked: the remembered ones are ticked, the new voluntary ones are not (privacy by default), and
+    allowing the page as shown keeps the e-mail granted and grants nothing new."""
+    live, _, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email", ["email"])
+    page = consent_page(browser, platform, "openid email profile")
+    assert boxes(page) == {"name": False, "given_name": False, "family_name": False, "email": True}
+    assert answer_as_shown(browser, page).status_code == 302
+    with Session(live.node.engine) as db:
+        [granted] = [set(c.granted) for c in db.exec(select(OidcConsent))]
+    assert granted == {"email"}
