@@ -3,6 +3,11 @@
 The receipt follows the shape of the Kantara Initiative Consent Receipt Specification 1.1 (a JSON document naming
 the controller, the purpose, the data categories and the time), simplified to what a person can read: which
 platform, which claims, when, under which privacy policy, and how to withdraw.
+
+An item released with signed credentials (``affiliations``) also releases what those credentials show (the
+member's full name, :data:`~federation.oidc.scopes.CREDENTIAL_CLAIMS`): the receipt's ``credentials`` entry says so,
+and ``refused`` lists only what the platform does not receive at all, so a name the member unticked but that travels
+in the credentials is not listed as withheld.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from federation.oidc.scopes import COMPANION_CLAIMS, OFFLINE_ACCESS, RequestedItem
+from federation.oidc.scopes import COMPANION_CLAIMS, CREDENTIAL_CLAIMS, OFFLINE_ACCESS, RequestedItem
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -43,8 +48,15 @@ def consent_receipt(
     granted: Iterable[str],
     refused: Iterable[str],
 ) -> dict[str, Any]:
-    """A consent receipt for one grant. ``subject`` is the identifier the platform knows the member by."""
-    granted_list = sorted(n for n in granted if n != OFFLINE_ACCESS)
+    """A consent receipt for one grant. ``subject`` is the identifier the platform knows the member by.
+
+    ``credentials`` names each granted item that hands out signed credentials, with the claims they show and the
+    fact that they are the same for every platform; a claim they show is not listed under ``refused``."""
+    granted_set = set(granted)
+    granted_list = sorted(n for n in granted_set if n != OFFLINE_ACCESS)
+    shown_by = {item: sorted(shown) for item, shown in CREDENTIAL_CLAIMS.items() if item in granted_set}
+    credentials = {item: {"shows": shown, "sameForEveryPlatform": True} for item, shown in shown_by.items()}
+    carried = {name for shown in shown_by.values() for name in shown}
     return {
         "version": RECEIPT_VERSION,
         "consentReceiptID": receipt_id,
@@ -61,8 +73,9 @@ def consent_receipt(
                     {
                         "purpose": "Authentication and the claims below, sent to the platform",
                         "piiCategory": granted_list,
-                        "refused": sorted(set(refused)),
-                        "offlineAccess": OFFLINE_ACCESS in set(granted),
+                        "refused": sorted(set(refused) - carried),
+                        "credentials": credentials,
+                        "offlineAccess": OFFLINE_ACCESS in granted_set,
                         "termination": f"{controller_url}/me/platforms",
                     }
                 ],

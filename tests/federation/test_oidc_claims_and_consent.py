@@ -120,5 +120,20 @@ def test_consent_receipt_names_platform_claims_refusals_and_how_to_withdraw():
     )
     purpose = receipt["services"][0]["purposes"][0]
     assert purpose["piiCategory"] == ["email"] and purpose["refused"] == ["name"] and purpose["offlineAccess"]
-    assert purpose["termination"] == "https://e.x/me/platforms"
+    assert purpose["termination"] == "https://e.x/me/platforms" and purpose["credentials"] == {}
     assert receipt["piiPrincipalId"] == "pairwise-sub" and receipt["consentTimestamp"] == 1767312000
+
+
+def test_a_receipt_with_affiliations_lists_the_name_the_credentials_show_instead_of_refusing_it():
+    """The affiliation credentials name the member (``credentialSubject.name``) whatever else was ticked: the
+    receipt says the credentials show the name, and ``refused`` keeps only what the platform does not receive."""
+    from datetime import UTC, datetime
+
+    receipt = consent_receipt(
+        receipt_id="r1", issued_at=datetime(2026, 1, 2, tzinfo=UTC), controller="École", controller_url="https://e.x",
+        platform="Hub", platform_policy=None, subject="pairwise-sub", granted=["affiliations"],
+        refused=["name", "given_name", "family_name"],
+    )
+    purpose = receipt["services"][0]["purposes"][0]
+    assert purpose["piiCategory"] == ["affiliations"] and purpose["refused"] == ["family_name", "given_name"]
+    assert purpose["credentials"] == {"affiliations": {"shows": ["name"], "sameForEveryPlatform": True}}

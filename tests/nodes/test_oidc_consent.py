@@ -305,3 +305,35 @@ def test_a_wider_request_ticks_the_earlier_grants_among_its_items_and_only_those
     with Session(live.node.engine) as db:
         [granted] = [set(c.granted) for c in db.exec(select(OidcConsent))]
     assert granted == {"email"}
+
+
+def test_the_affiliations_item_says_its_signed_credentials_show_the_full_name(setup):
+    """Ticking only "affiliations" hands out the affiliation credentials, whose credentialSubject.name is the member's
+    full name: the item must say so in both languages, since "Your full name" may be left unticked."""
+    _, _, platform, browser = setup
+    english = consent_page(browser, platform, "openid profile affiliations").text
+    assert "signed credentials that prove them, which show your full name" in english
+    french = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid profile affiliations"),
+                         headers={**HTML, "Accept-Language": "fr"}).text
+    assert "attestations signées qui les prouvent, où figure votre nom complet" in french
+
+
+def test_receipt_of_an_affiliations_grant_lists_the_name_as_shared_in_the_credentials_not_as_refused(setup):
+    """Rule: ``refused`` lists only what the platform does not receive at all; the ``credentials`` entry names each
+    granted item that hands out signed credentials and what they show. The name unticked beside "affiliations" still
+    reaches the platform inside the credentials, so it is listed there and not as refused (first and last names,
+    which the credentials do not carry, stay refused)."""
+    from nodes.credentials_service import ensure_member_credentials
+
+    live, member, platform, browser = setup
+    ensure_member_credentials(flow.node_context(live), member.id, actor="test")
+    tokens = flow.tokens_for(live, browser, platform, "openid profile affiliations", ["affiliations"])
+    answer = flow.userinfo(live, tokens["access_token"]).json()
+    assert "name" not in answer
+    assert {c["credentialSubject"]["name"] for c in answer["affiliation_credentials"]} == {"Alice Martin"}
+    page = browser.get("/me/platforms", headers=HTML).text
+    link = re.search(r'href="(/me/platforms/receipts/[0-9a-f-]+\.json)"', page).group(1)
+    purpose = browser.get(link).json()["services"][0]["purposes"][0]
+    assert purpose["piiCategory"] == ["affiliations"]
+    assert purpose["refused"] == ["family_name", "given_name"]
+    assert purpose["credentials"] == {"affiliations": {"shows": ["name"], "sameForEveryPlatform": True}}
