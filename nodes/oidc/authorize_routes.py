@@ -20,6 +20,7 @@ from federation.oidc.authorize import Authorization, AuthorizationFailure
 from federation.oidc.consent import default_choices
 from federation.oidc.http import HttpRequest
 from federation.oidc.models import Consent
+from federation.oidc.scopes import CREDENTIAL_CLAIMS
 from nodes.clock import aware
 from nodes.oidc import consents, interactions
 from nodes.oidc.adapter import OAuthRequest, to_response
@@ -145,6 +146,7 @@ def _consent_page(request: Request, authorization: Authorization, parked: Intera
         "items": items,
         "ticked": default_choices(items, remembered.granted if remembered is not None else ()),
         "interaction": parked.id,
+        "credential_items": [item.name for item in items if item.name in CREDENTIAL_CLAIMS],
     }
     policy = consent_page_policy(authorization.redirect_uri, client.logo_uri)
     return render(request, "oidc/consent.html", context, headers={**NO_STORE, "Content-Security-Policy": policy})

@@ -337,3 +337,41 @@ def test_receipt_of_an_affiliations_grant_lists_the_name_as_shared_in_the_creden
     assert purpose["piiCategory"] == ["affiliations"]
     assert purpose["refused"] == ["family_name", "given_name"]
     assert purpose["credentials"] == {"affiliations": {"shows": ["name"], "sameForEveryPlatform": True}}
+
+
+def test_the_page_says_credentials_are_the_same_for_every_platform_when_affiliations_are_asked(setup):
+    """Every platform receives byte-identical credentials (same id, same status-list index, the name) under its own
+    pairwise ``sub``, so platforms that receive them can recognise the member: the page says so when the
+    affiliations are asked, and only then."""
+    from nodes.credentials_service import ensure_member_credentials
+
+    live, member, platform, browser = setup
+    warning = "Your signed credentials are the same for every platform you share them with"
+    assert warning in consent_page(browser, platform, "openid affiliations").text
+    assert warning not in consent_page(browser, platform, "openid profile email").text
+    french = browser.get("/authorize", params=auth_params(platform, Pkce(), "openid affiliations"),
+                         headers={**HTML, "Accept-Language": "fr"}).text
+    assert "Vos attestations signées sont les mêmes pour toutes les plateformes" in french
+    ensure_member_credentials(flow.node_context(live), member.id, actor="test")
+    other = flow.register(live, ["https://jobs.example/cb"], name="Job Board")  # another sector
+    answers = [flow.userinfo(live, flow.tokens_for(live, browser, p, "openid affiliations", ["affiliations"])
+                             ["access_token"]).json() for p in (platform, other)]
+    assert answers[0]["sub"] != answers[1]["sub"]
+    assert answers[0]["affiliation_credentials"] == answers[1]["affiliation_credentials"]
+
+
+def test_the_identifier_sentence_follows_the_platforms_subject_type(setup):
+    """A pairwise platform gets a ``sub`` of its own; one registered with ``subject_type=public`` gets the member's
+    public id, the same for every such platform: the page may not promise it an identifier of its own."""
+    live, member, platform, browser = setup
+    public = flow.register(live, name="Directory", subject_type="public")
+    page = consent_page(browser, public, "openid email").text
+    assert "unique to it" not in page
+    assert "account identifier, which is the same for every platform that receives it" in page
+    french = browser.get("/authorize", params=auth_params(public, Pkce(), "openid email"),
+                         headers={**HTML, "Accept-Language": "fr"}).text
+    assert "le même pour toutes les plateformes qui le reçoivent" in french and "qui lui est propre" not in french
+    tokens = flow.tokens_for(live, browser, public, "openid email", ["email"])
+    assert flow.userinfo(live, tokens["access_token"]).json()["sub"] == member.public_id
+    pairwise = consent_page(browser, platform, "openid email").text
+    assert "an identifier that is unique to it: by itself" in pairwise and "account identifier" not in pairwise
