@@ -20,13 +20,19 @@ NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """One HTTP request: method, full URL, lower-cased headers, query and form parameters in order."""
+    """One HTTP request: method, full URL, lower-cased headers, query and form parameters in order, and the
+    address of the client that sent it as the edge knows it (``peer``, ``unknown`` when it knows none).
+
+    Failed client authentications are counted per client *and* address: a client id is public (it is in every
+    authorization URL), so a counter of the id alone would let anyone lock the real client out (SECURITY W6).
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
     query: Sequence[tuple[str, str]] = ()
     form: Sequence[tuple[str, str]] = ()
+    peer: str = "unknown"
 
     @property
     def params(self) -> Sequence[tuple[str, str]]:

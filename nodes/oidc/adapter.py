@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from federation.oidc.http import HttpRequest, HttpResponse
+from nodes.web.deps import client_address
 from nodes.web.errors import ProblemError
 
 MAX_FORM_BYTES = 64 * 1024
@@ -23,7 +24,9 @@ FORM = "application/x-www-form-urlencoded"
 
 
 async def oauth_request(request: Request) -> HttpRequest:
-    """The request as the provider core reads it; a POST body must be a URL-encoded form."""
+    """The request as the provider core reads it; a POST body must be a URL-encoded form. Its ``peer`` is the
+    client's address (:func:`nodes.web.deps.client_address`), which the core counts failed client authentications
+    by."""
     form: list[tuple[str, str]] = []
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]}
     if request.method == "POST":
@@ -48,6 +51,7 @@ async def oauth_request(request: Request) -> HttpRequest:
         headers=headers,
         query=[(k, v) for k, v in query if "\x00" not in k + v],
         form=form,
+        peer=client_address(request),  # as the sign-in's throttle counts it (behind a proxy: uvicorn's settings)
     )
 
 

@@ -25,7 +25,7 @@ from nodes.members import InvalidEmail, email_key, hash_password, needs_rehash, 
 from nodes.storage.db import transaction
 from nodes.storage.direct import DirectBatch, DirectStatement
 from nodes.storage.models import Member
-from nodes.web.deps import CsrfChecked, current_member, peer_address
+from nodes.web.deps import CsrfChecked, client_address, current_member
 from nodes.web.pages import language, render
 from nodes.web.redirects import safe_next
 from nodes.web.sessions import REPLACEMENT_WRITES, current_session, end_session, member_of, node_of, replacement
@@ -48,10 +48,6 @@ _REHASH = DirectStatement(update(_MEMBERS).where(_MEMBERS.c.id == bindparam("id"
                           .values(password_hash=bindparam("hash")))
 _SIGN_IN = DirectBatch(*REPLACEMENT_WRITES, audit.INSERT)
 _SIGN_IN_CLEARING = DirectBatch(throttle.CLEAR, *REPLACEMENT_WRITES, audit.INSERT)  # after a password
-
-
-def client_address(request: Request) -> str:
-    return peer_address(request) or "unknown"
 
 
 # --- claiming an invitation -----------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ def peer_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def client_address(request: Request) -> str:
+    """:func:`peer_address`, or ``unknown`` when the server reports none: what the throttles count failures by
+    (member sign-in, :mod:`nodes.throttle`; client authentication at the token endpoint, :mod:`nodes.oidc.adapter`)."""
+    return peer_address(request) or "unknown"
+
+
 def get_node(request: Request) -> NodeContext:
     return node_of(request)
 
