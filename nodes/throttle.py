@@ -7,6 +7,10 @@ hour. While a key is locked the sign-in answers 429 with ``Retry-After`` and the
 so a locked account cannot be probed. A successful sign-in clears the account's counter (not the address's);
 counters older than a day are forgotten.
 
+The token endpoint counts a client's failed authentications in the same table, with the same back-off, per client
+*and* address (``client:<client_id>@<addr>``, :func:`nodes.oidc.store.client_throttle_key`): a client id is
+public, so a counter of the id alone would let anyone lock the real client out.
+
 Counters are rows of ``login_throttle`` updated with one atomic upsert, so several workers (and PostgreSQL or
 SQLite) count every failure exactly once. Times come from the node's clock, which tests move.
 """

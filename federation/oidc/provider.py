@@ -53,15 +53,20 @@ class ProviderConfig:
 
 
 class TooManyAttempts(OAuth2Error):  # type: ignore[misc]
-    """Too many failed client authentications: the client is locked out for a while (SECURITY O16, W6)."""
+    """Too many failed client authentications from this address: the client is locked out there for a while
+    (SECURITY O16, W6); ``Retry-After`` says for how long."""
 
     error = "invalid_client"
     status_code = 429
     description = "Too many failed authentication attempts; try again later."
 
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
     def get_headers(self) -> list[tuple[str, str]]:
         headers: list[tuple[str, str]] = super().get_headers()
-        return [*headers, ("Retry-After", "60")]
+        return [*headers, ("Retry-After", str(self.retry_after))]
 
 
 class Provider(AuthorizationServer):  # type: ignore[misc]
@@ -106,7 +111,13 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         """authlib's signals are not used: the store records what matters in the audit log."""
 
     def authenticate_client(self, request: CoreRequest, methods: list[str], endpoint: str = "token") -> Client:
-        """authlib's client authentication, plus: one method only (RFC 6749 §2.3) and a lockout counter."""
+        """authlib's client authentication, plus: one method only (RFC 6749 §2.3) and a lockout.
+
+        Failures are counted per claimed client id *and* the request's address (``peer``), and a lock holds only
+        there: the id is public, so a lock of the id alone would let anyone on the Internet lock the real client
+        out with a few wrong secrets (SECURITY W6; the denial of service of RFC 9700 §4.16). The lock is checked
+        before the credentials, so a locked address cannot go on guessing. A success clears its address's counter
+        (as a member's sign-in clears the account's); the store writes only when a counter exists."""
         used = [
             extract_basic_authorization(request.headers)[0] is not None,
             "client_secret" in request.form,
@@ -115,15 +126,18 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         if sum(used) > 1:
             raise InvalidRequestError("Use exactly one client authentication method.")
         client_id = _claimed_client_id(request)
+        address = request.http.peer
         now = self.now()
-        if client_id and self.store.client_auth_locked(client_id, now):
-            raise TooManyAttempts()
+        if client_id and (wait := self.store.client_auth_lock(client_id, address, now)) is not None:
+            raise TooManyAttempts(wait)
         try:
             client: Client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
             if client_id:
-                self.store.client_auth_failed(client_id, now)
+                self.store.client_auth_failed(client_id, address, now)
             raise
+        if client_id == client.client_id:
+            self.store.client_auth_succeeded(client_id, address)
         return client
 
     # --- what the grants share -----------------------------------------------------------------------------

@@ -61,11 +61,16 @@ class ProviderStore(Protocol):
     def seen_assertion(self, client_id: str, jti: str, expires_at: datetime, now: datetime) -> bool:
         """*Atomic*: remember a client assertion's ``jti`` until ``expires_at``; ``True`` if it was already seen."""
 
-    def client_auth_locked(self, client_id: str, now: datetime) -> bool:
-        """Whether too many failed authentications of this client lock it out for now (SECURITY O16, W6)."""
+    def client_auth_lock(self, client_id: str, address: str, now: datetime) -> int | None:
+        """The seconds (at least one) until too many failed authentications of this client from this address stop
+        locking it out there, or ``None`` when they do not (SECURITY O16, W6). Another address is not locked."""
 
-    def client_auth_failed(self, client_id: str, now: datetime) -> None:
-        """Count a failed authentication of this client."""
+    def client_auth_failed(self, client_id: str, address: str, now: datetime) -> None:
+        """Count a failed authentication of this client from this address."""
+
+    def client_auth_succeeded(self, client_id: str, address: str) -> None:
+        """Forget the failed authentications of this client from this address (it has just authenticated there).
+        Called on every success: it should cost nothing when there is nothing to forget."""
 
 
 class AffiliationCredentialSource(Protocol):

@@ -120,10 +120,12 @@ def provider_of(request: Request) -> Provider:
 
 def one_session(provider: Provider, refresh_hash: str | None = None, on_loop: bool = False,
                 refresh_rows: Mapping[str, DirectRow | None] | None = None,
-                code_hash: str | None = None, consent_member: int | None = None) -> AbstractContextManager[None]:
-    """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`)."""
+                code_hash: str | None = None, consent_member: int | None = None,
+                address: str = "unknown") -> AbstractContextManager[None]:
+    """The store calls made inside share one database session (see :meth:`SqlProviderStore.one_session`);
+    ``address`` is the request's (:attr:`~federation.oidc.http.HttpRequest.peer`)."""
     store = provider.store
     if not isinstance(store, SqlProviderStore):
         return nullcontext()
     return store.one_session(refresh_hash=refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows,
-                             code_hash=code_hash, consent_member=consent_member)
+                             code_hash=code_hash, consent_member=consent_member, address=address)

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, insert, literal, update
+from sqlalchemy import JSON, Select, String, bindparam, exists, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -53,7 +54,10 @@ from nodes.storage.models import Affiliation, LoginThrottle, Member
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcClient, OidcCode, OidcConsent, OidcGrant, OidcToken
 
 CLIENT_AUTH_THRESHOLD = 10
+#: A client's failed authentications are counted per address, in ``login_throttle`` rows keyed
+#: ``client:<client_id>@<address>`` (:func:`client_throttle_key`): client ids are URL-safe base64 (no ``@``).
 CLIENT_KEY_PREFIX = "client:"
+ADDRESS_SEPARATOR = "@"
 
 
 @dataclass
@@ -70,6 +74,9 @@ class _RequestScope:
     #: hash; ``None`` for a hash that matched no token. A scope opened with them answers from what was read and
     #: never touches the database: it serves the event loop, which must not wait on a connection.
     read_ahead: Mapping[str, DirectRow | None] | None = None
+    #: The address of the request (:attr:`federation.oidc.http.HttpRequest.peer`): a refresh token or a code is read
+    #: with its client's failure counter at this address, which is all the client's authentication checks.
+    address: str = "unknown"
     #: The hash of the refresh token the request presents (a refresh grant), read on first need with its client's
     #: lockout; the rows read, by hash (``None``: no such token).
     refresh_hash: str | None = None
@@ -85,6 +92,9 @@ class _RequestScope:
     members: dict[int, MemberClaims | None] = field(default_factory=dict)
     member_rows: dict[int, Any] = field(default_factory=dict)
     consents: dict[tuple[int, str], Consent | None] = field(default_factory=dict)
+    #: Whether a failure counter exists, by throttle key, as read with the lock: a successful authentication clears
+    #: one only when it does, so that the success path writes nothing more.
+    counters: dict[str, bool] = field(default_factory=dict)
     # Read with a token (nodes.oidc.userinfo_read), parsed only if the answer needs them.
     affiliations_json: dict[int, str | None] = field(default_factory=dict)
     documents_json: dict[int, str | None] = field(default_factory=dict)
@@ -239,11 +249,43 @@ def _with_grant(table: Any, outer: bool = False) -> Select[Any]:
     return joined
 
 
-def _with_lockout(with_grant: Select[Any], table: Any) -> Select[Any]:
-    """... and the lockout of the row's client (:data:`CLIENT_KEY_PREFIX` and its id), as ``c__locked_until``."""
+def _with_lockout(with_grant: Select[Any], table: Any, address: Any) -> Select[Any]:
+    """... and the failure counter of the row's client at the request's ``address`` (a parameter, or a column of
+    the addresses read with their hashes), as ``c__locked_until`` and ``c__failures`` (both ``NULL`` without one):
+    the lock the client's authentication checks, and whether a success has a counter to clear."""
+    key = _client_key_of(table.c.client_id, address)
     return with_grant.add_columns(
-        select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == literal(CLIENT_KEY_PREFIX).concat(
-            table.c.client_id)).scalar_subquery().label("c__locked_until"))
+        *[select(column).where(_THROTTLE.c.key == key).scalar_subquery().label(f"c__{column.name}")
+          for column in (_THROTTLE.c.locked_until, _THROTTLE.c.failures)])
+
+
+def _client_key_of(client_id: Any, address: Any) -> Any:
+    """:func:`client_throttle_key` in SQL, of a client id column and an address."""
+    return literal(CLIENT_KEY_PREFIX).concat(client_id).concat(literal(ADDRESS_SEPARATOR)).concat(address)
+
+
+def _presented(dialect: str) -> Any:
+    """The pairs (``hash``, ``address``) of the list parameters ``hashes`` and ``addresses``, zipped: the refresh
+    tokens of the grants that arrived together, each with its request's address, whose lock is read with it. Each
+    list binds as one value whatever its length, as in :func:`nodes.oidc.userinfo_read.one_of`:
+    ``unnest(:hashes, :addresses)`` on PostgreSQL, two ``json_each`` joined on the element's index on SQLite (which
+    scans the addresses once per hash: SQLite's routes read a refresh token alone, :data:`_REFRESH_TOKEN_READ`)."""
+    if dialect == "postgresql":
+        return func.unnest(bindparam("hashes", type_=ARRAY(String)), bindparam("addresses", type_=ARRAY(String))
+                           ).table_valued("hash", "address").render_derived(name="presented")
+    hashes = func.json_each(bindparam("hashes", type_=JSON)).table_valued("key", "value").alias("presented_hash")
+    addresses = func.json_each(bindparam("addresses", type_=JSON)).table_valued("key", "value").alias(
+        "presented_address")
+    return select(hashes.c.value.label("hash"), addresses.c.value.label("address")).where(
+        hashes.c.key == addresses.c.key).subquery("presented")
+
+
+def _refresh_tokens_read(dialect: str) -> DirectStatement:
+    presented = _presented(dialect)
+    with_lockout = _with_lockout(_WITH_GRANT, _TOKENS, presented.c.address).add_columns(
+        presented.c.address.label("presented_address"))
+    return userinfo_reads(with_lockout, _TOKENS.c.member_id, lambda _: _TOKENS.c.refresh_hash == presented.c.hash,
+                          documents=False)[dialect]
 
 
 _WITH_GRANT = _with_grant(_TOKENS)
@@ -252,32 +294,34 @@ _WITH_GRANT = _with_grant(_TOKENS)
 # read by a list of hashes: UserInfo requests that arrive together are answered from one read (nodes.oidc.token_reads).
 _ACCESS_TOKENS_READ = userinfo_reads(
     _WITH_GRANT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.access_hash, "hashes"))
-# A refresh token is read with its client's lockout too: the grant's client authentication, which comes first,
-# then needs no read of its own when the client is the token's (nodes.oidc.token_routes reads the token ahead).
-_WITH_LOCKOUT = _with_lockout(_WITH_GRANT, _TOKENS)
+# A refresh token is read with its client's lockout at the request's address (parameter ``address``) too: the
+# grant's client authentication, which comes first, then needs no read of its own when the client is the token's.
 _REFRESH_TOKEN_READ = userinfo_reads(
-    _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
-# ... and by a list of hashes: on PostgreSQL the refresh grants that arrive together read their tokens in one
-# statement before their cores run (nodes.oidc.token_routes), as UserInfo requests do.
-_REFRESH_TOKENS_READ = userinfo_reads(
-    _WITH_LOCKOUT, _TOKENS.c.member_id, lambda dialect: one_of(dialect, _TOKENS.c.refresh_hash, "hashes"),
-    documents=False)
+    _with_lockout(_WITH_GRANT, _TOKENS, bindparam("address")), _TOKENS.c.member_id,
+    lambda dialect: _TOKENS.c.refresh_hash == bindparam("hash"), documents=False)
+# ... and by a list of (hash, address) pairs: on PostgreSQL the refresh grants that arrive together read their tokens
+# in one statement before their cores run (nodes.oidc.token_routes), as UserInfo requests do, each token with the
+# lockout at its own request's address (column ``presented_address``).
+_REFRESH_TOKENS_READ = {dialect: _refresh_tokens_read(dialect) for dialect in ("postgresql", "sqlite")}
 # An authorization code likewise, for its redemption: the client's authentication, the code, the consent, the member
 # and the affiliations of the ID token, in one statement instead of five.
 _CODE_READ = userinfo_reads(
-    _with_lockout(_with_grant(_CODES, outer=True), _CODES), _CODES.c.member_id,
+    _with_lockout(_with_grant(_CODES, outer=True), _CODES, bindparam("address")), _CODES.c.member_id,
     lambda dialect: _CODES.c.code_hash == bindparam("hash"), documents=False)
-_LOCKED_UNTIL = DirectStatement(select(_THROTTLE.c.locked_until).where(_THROTTLE.c.key == bindparam("key")))
+_COUNTER = DirectStatement(select(_THROTTLE.c.locked_until, _THROTTLE.c.failures).where(
+    _THROTTLE.c.key == bindparam("key")))
 # A client with its lockout, in one statement: every token request checks both before anything else.
 _CLIENT_WITH_LOCK = DirectStatement(
-    select(_CLIENTS, _THROTTLE.c.locked_until)
+    select(_CLIENTS, _THROTTLE.c.locked_until, _THROTTLE.c.failures)
     .select_from(_CLIENTS.outerjoin(_THROTTLE, _THROTTLE.c.key == bindparam("key")))
     .where(_CLIENTS.c.client_id == bindparam("client_id"))
 )
+_CLEAR_COUNTER = DirectStatement(throttle.CLEAR)
 
 
-def client_throttle_key(client_id: str) -> str:
-    return f"{CLIENT_KEY_PREFIX}{client_id}"
+def client_throttle_key(client_id: str, address: str) -> str:
+    """The ``login_throttle`` key that counts the failed authentications of ``client_id`` from ``address``."""
+    return f"{CLIENT_KEY_PREFIX}{client_id}{ADDRESS_SEPARATOR}{address}"
 
 
 def to_client(row: Any) -> Client:
@@ -361,18 +405,21 @@ class SqlProviderStore:
     def one_session(self, read_ahead: Mapping[str, DirectRow | None] | None = None,
                     refresh_hash: str | None = None, on_loop: bool = False,
                     refresh_rows: Mapping[str, DirectRow | None] | None = None,
-                    code_hash: str | None = None, consent_member: int | None = None) -> Iterator[None]:
+                    code_hash: str | None = None, consent_member: int | None = None,
+                    address: str = "unknown") -> Iterator[None]:
         """Share one direct connection and one session among the store calls made inside the block (by this thread
         or task). With ``read_ahead`` (:meth:`read_access_tokens`' answer), the calls answer from it and what came
         with it, and none may reach the database. With ``refresh_hash`` (a refresh grant's token), the client's
-        authentication reads the token with its client and lockout, in the one read the grant then uses. With
-        ``on_loop`` (SQLite only), the calls never wait: see :attr:`_RequestScope.on_loop`. ``refresh_rows`` are
-        refresh tokens already read (:meth:`read_refresh_tokens`' answer), which are not read again."""
+        authentication reads the token with its client and lockout at ``address`` (the request's), in the one read
+        the grant then uses. With ``on_loop`` (SQLite only), the calls never wait: see
+        :attr:`_RequestScope.on_loop`. ``refresh_rows`` are refresh tokens already read at ``address``
+        (:meth:`read_refresh_tokens`' answer), which are not read again."""
         if _scope.get() is not None:
             yield
             return
-        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, refresh_hash, dict(refresh_rows or {}),
-                              code_hash=code_hash, consent_member=consent_member, on_loop=on_loop)
+        scope = _RequestScope(self.engine, self.node.direct_reads, read_ahead, address, refresh_hash,
+                              dict(refresh_rows or {}), code_hash=code_hash, consent_member=consent_member,
+                              on_loop=on_loop)
         token = _scope.set(scope)
         try:
             yield
@@ -531,14 +578,15 @@ class SqlProviderStore:
                 found[row.access_hash] = row
         return found
 
-    def read_refresh_tokens(self, hashes: Sequence[str]) -> dict[str, DirectRow | None]:
-        """Refresh tokens by hash, each with its client and the client's lockout, live consent, member and the
-        member's affiliations (what a refresh grant reads), in one statement; ``None`` for a hash that matches
-        none."""
-        found: dict[str, DirectRow | None] = dict.fromkeys(hashes)
+    def read_refresh_tokens(self, presented: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DirectRow | None]:
+        """Refresh tokens by (hash, address of the request that presents it), each with its client and the client's
+        lockout at that address, live consent, member and the member's affiliations (what a refresh grant reads),
+        in one statement; ``None`` for a hash that matches none."""
+        found: dict[tuple[str, str], DirectRow | None] = dict.fromkeys(presented)
+        params = {"hashes": [hash_ for hash_, _ in found], "addresses": [address for _, address in found]}
         with self._direct() as connection:
-            for row in connection.rows(_REFRESH_TOKENS_READ[self.engine.dialect.name], {"hashes": list(found)}):
-                found[row.refresh_hash] = row
+            for row in connection.rows(_REFRESH_TOKENS_READ[self.engine.dialect.name], params):
+                found[(row.refresh_hash, row.presented_address)] = row
         return found
 
     def _find_with_grant(self, scope: _RequestScope, token_hash: str, kind: str) -> TokenRecord | None:
@@ -579,13 +627,13 @@ class SqlProviderStore:
     def _refresh_row(self, scope: _RequestScope, token_hash: str) -> DirectRow | None:
         if token_hash not in scope.refresh_rows:
             scope.refresh_rows[token_hash] = scope.connection.first(
-                _REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash})
+                _REFRESH_TOKEN_READ[self.engine.dialect.name], {"hash": token_hash, "address": scope.address})
         return scope.refresh_rows[token_hash]
 
     def _code_row(self, scope: _RequestScope, code_hash: str) -> DirectRow | None:
         if code_hash not in scope.code_rows:
             scope.code_rows[code_hash] = scope.connection.first(_CODE_READ[self.engine.dialect.name],
-                                                                {"hash": code_hash})
+                                                                {"hash": code_hash, "address": scope.address})
         return scope.code_rows[code_hash]
 
     def _presented_row(self, scope: _RequestScope | None) -> DirectRow | None:
@@ -699,29 +747,51 @@ class SqlProviderStore:
             ).first()
             return inserted is None  # RETURNING yields no row when the key was already there
 
-    def client_auth_locked(self, client_id: str, now: datetime) -> bool:
-        """Locked while the counter's ``locked_until`` is ahead (as :func:`nodes.throttle.seconds_until` reads it)."""
-        key = client_throttle_key(client_id)
+    def client_auth_lock(self, client_id: str, address: str, now: datetime) -> int | None:
+        """The seconds until the counter of this client at this address stops locking it out (``None``: no lock),
+        as :func:`nodes.throttle.seconds_until` reads it. In a request's scope the counter comes with the token or
+        code the request presents when that is the client's, or else with the client (read for the authentication
+        that follows): no read of its own."""
+        key = client_throttle_key(client_id, address)
         scope = _scope.get()
-        token = self._presented_row(scope)
+        token = self._presented_row(scope) if scope is not None and scope.address == address else None
         if scope is not None and token is not None and token.client_id == client_id:  # read with its lockout
             if client_id not in scope.clients and token.c__client_id is not None:
                 client = _Columns(token, "c")
                 scope.clients[client_id] = to_client(client) if client.disabled_at is None else None
-            until = token.c__locked_until
+            until, failures = token.c__locked_until, token.c__failures
         elif scope is not None:  # read the client too, for the authentication that follows
             row = scope.connection.first(_CLIENT_WITH_LOCK, {"key": key, "client_id": client_id})
             if client_id not in scope.clients:
                 scope.clients[client_id] = to_client(row) if row is not None and row.disabled_at is None else None
-            until = row.locked_until if row is not None else None
+            until, failures = (row.locked_until, row.failures) if row is not None else (None, None)
         else:
-            row = self._first(_LOCKED_UNTIL, {"key": key})
-            until = row.locked_until if row is not None else None
-        return until is not None and aware(until) > now
+            row = self._first(_COUNTER, {"key": key})
+            until, failures = (row.locked_until, row.failures) if row is not None else (None, None)
+        if scope is not None:
+            scope.counters[key] = failures is not None
+        return throttle.seconds_until(until, now)
 
-    def client_auth_failed(self, client_id: str, now: datetime) -> None:
+    def client_auth_failed(self, client_id: str, address: str, now: datetime) -> None:
         if self.get_client(client_id) is None:
             return  # unknown ids are not counted: they would only fill the table
         with self._writing() as db:
-            throttle.register_failure(db, now, [(client_throttle_key(client_id), CLIENT_AUTH_THRESHOLD)])
-            record(db, self.node.clock, "anonymous", "oidc.client.auth_failed", target=f"client:{client_id}")
+            throttle.register_failure(db, now, [(client_throttle_key(client_id, address), CLIENT_AUTH_THRESHOLD)])
+            record(db, self.node.clock, "anonymous", "oidc.client.auth_failed", target=f"client:{client_id}",
+                   ip=address)
+
+    def client_auth_succeeded(self, client_id: str, address: str) -> None:
+        """Delete the counter of this client at this address, if the lock's read found one (outside a request's
+        scope, unconditionally): a success on the token endpoint's hot paths writes nothing more. The delete may be
+        run twice (a request handed back by the event loop runs again), so it does not mark the scope written."""
+        key = client_throttle_key(client_id, address)
+        scope = _scope.get()
+        if scope is not None and not scope.counters.get(key, True):
+            return
+        if scope is None or not scope.on_loop:
+            self.node.direct_reads.write(_CLEAR_COUNTER, {"key": key})
+        else:
+            with self._locked_for(scope), scope.connection.transaction():
+                scope.connection.execute(_CLEAR_COUNTER, {"key": key})
+        if scope is not None:
+            scope.counters[key] = False

@@ -21,30 +21,33 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from itertools import islice
 from typing import Generic, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 #: The most keys one statement reads; more wait for the next.
 MOST_PER_READ = 256
 
 
-class CoalescedReads(Generic[T]):
+class CoalescedReads(Generic[K, T]):
     """Reads by key, for one event loop: ``read_many(keys)`` (blocking, run by ``run`` in a worker thread) answers
-    every key waiting when it starts, at most one call in flight at a time.
+    every key waiting when it starts, at most one call in flight at a time. A key is a token's hash (UserInfo), or
+    a refresh token's hash with the address of the request that presents it (a refresh grant: the client's lockout
+    at that address is read with the token).
 
     ``read_many`` must answer every key it is given (``None`` for a key that matches nothing).
     """
 
-    def __init__(self, read_many: Callable[[list[str]], dict[str, T]],
-                 run: Callable[[Callable[[], dict[str, T]]], Awaitable[dict[str, T]]]) -> None:
+    def __init__(self, read_many: Callable[[list[K]], dict[K, T]],
+                 run: Callable[[Callable[[], dict[K, T]]], Awaitable[dict[K, T]]]) -> None:
         self._read_many, self._run = read_many, run
-        self._waiting: dict[str, list[asyncio.Future[T]]] = {}
+        self._waiting: dict[K, list[asyncio.Future[T]]] = {}
         self._reader: asyncio.Task[None] | None = None
 
-    async def read(self, key: str) -> T:
+    async def read(self, key: K) -> T:
         """``read_many``'s answer for ``key``, from a read that starts after this call."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)

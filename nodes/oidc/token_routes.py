@@ -21,7 +21,7 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Request
@@ -43,6 +43,9 @@ from nodes.web.sessions import node_of
 from nodes.web.threads import run_limited
 
 router = APIRouter()
+#: What coalesced reads are keyed by: an access token's hash (UserInfo); a refresh token's hash with its request's
+#: address (a refresh grant, whose client's lockout at that address is read with the token).
+K = TypeVar("K", str, tuple[str, str])
 
 
 @router.get("/.well-known/openid-configuration")
@@ -85,16 +88,16 @@ async def userinfo(request: Request) -> Response:
         return to_response(provider.userinfo(oauth))
 
 
-def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads[DirectRow | None]:
+def _userinfo_reads(request: Request, store: SqlProviderStore) -> CoalescedReads[str, DirectRow | None]:
     return _coalesced(request, "userinfo_reads", store.read_access_tokens, store)
 
 
-def _coalesced(request: Request, name: str, read_many: Callable[[list[str]], dict[str, DirectRow | None]],
-               store: SqlProviderStore) -> CoalescedReads[DirectRow | None]:
+def _coalesced(request: Request, name: str, read_many: Callable[[list[K]], dict[K, DirectRow | None]],
+               store: SqlProviderStore) -> CoalescedReads[K, DirectRow | None]:
     """The node's coalesced reads ``name`` in the running event loop (their futures belong to it), made on first
     use; each read takes one of the OIDC threads."""
     loop = asyncio.get_running_loop()
-    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoalescedReads[DirectRow | None]] = (
+    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CoalescedReads[K, DirectRow | None]] = (
         getattr(request.app.state, name))
     reads = by_loop.get(loop)
     if reads is None:
@@ -144,9 +147,10 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
 
     The store reads on its direct pool (:mod:`nodes.storage.direct`) and may write (a rotation, a revocation, a
     client's failed authentication). On PostgreSQL every statement waits on the network, so the core runs in a
-    worker thread; a refresh grant's token is read before (with its client, lockout and member), in one statement
-    with the tokens of the refresh grants that arrive at the same time, as UserInfo's reads are
-    (:mod:`nodes.oidc.token_reads`), and the core's only statement is then the rotation. On SQLite, token and
+    worker thread; a refresh grant's token is read before (with its client, member, and the client's lockout at
+    the request's address), in one statement with the tokens of the refresh grants that arrive at the same time,
+    each paired with its request's address, as UserInfo's reads are (:mod:`nodes.oidc.token_reads`), and the
+    core's only statement is then the rotation. On SQLite, token and
     introspection requests are first answered on the event loop itself (ADR 0600): SQLite answers in
     microseconds, and the thread hop with its interpreter-lock hand-offs cost more than the statements. Nothing
     there may wait, though: where a store call would (a lock held by another writer, a path that writes through
@@ -167,7 +171,7 @@ async def _serve(request: Request, endpoint: Endpoint) -> Response:
         store = provider_of(request).store
         assert isinstance(store, SqlProviderStore)  # what build_provider gives every node
         refresh_rows = {presented.refresh_hash: await _coalesced(
-            request, "refresh_reads", store.read_refresh_tokens, store).read(presented.refresh_hash)}
+            request, "refresh_reads", store.read_refresh_tokens, store).read((presented.refresh_hash, oauth.peer))}
     answer = functools.partial(_answer, request, endpoint, oauth, presented, refresh_rows=refresh_rows)
     return await run_limited("oidc", _oidc_threads(database), answer)
 
@@ -176,13 +180,14 @@ def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, presented:
             on_loop: bool = False, refresh_rows: dict[str, DirectRow | None] | None = None) -> Response:
     provider = provider_of(request)
     with one_session(provider, presented.refresh_hash, on_loop=on_loop, refresh_rows=refresh_rows,
-                     code_hash=presented.code_hash):
+                     code_hash=presented.code_hash, address=oauth.peer):
         return to_response(endpoint(provider, oauth))
 
 
 class PresentedGrant(NamedTuple):
     """The hash of what a token request trades (first values, as the core reads them): the store reads it with
-    its client and lockout when the client authenticates, and with what the grant needs, in one statement."""
+    its client and the lockout at the request's address when the client authenticates, and with what the grant
+    needs, in one statement."""
 
     refresh_hash: str | None = None
     code_hash: str | None = None

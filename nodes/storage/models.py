@@ -108,7 +108,8 @@ class WebSession(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-in counters per account (``acct:<email_key>``) and per client address (``ip:<addr>``)."""
+    """Failed sign-in counters per account (``acct:<email_key>``) and per client address (``ip:<addr>``), and failed
+    OpenID Connect client authentications per client and address (``client:<client_id>@<addr>``)."""
 
     __tablename__ = "login_throttle"
 

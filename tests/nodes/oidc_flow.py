@@ -22,6 +22,10 @@ from tests.e2e.browsing import HTML, csrf_of, sign_in
 from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
 
 REDIRECT = "https://platform.example/cb"
+#: Where the tests' requests come from: :meth:`LiveNode.client` connects from 127.0.0.1; another address of
+#: 127.0.0.0/8 (Linux routes all of it to the loopback interface) is another client as far as the node can tell.
+PLATFORM_ADDRESS = "127.0.0.1"
+OTHER_ADDRESS = "127.0.0.2"
 _INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
 
 
@@ -117,8 +121,16 @@ def code_for(client: httpx.Client, platform: Platform, pkce: Pkce, scope: str = 
     return query["code"]
 
 
-def token_request(live: Any, platform: Platform, data: dict[str, str], auth: str | None = None) -> httpx.Response:
-    """POST /token authenticating as the platform registered (or as ``auth`` says: basic, post, none)."""
+def http_from(live: Any, address: str = PLATFORM_ADDRESS) -> httpx.Client:
+    """A client of the node whose connections come from ``address`` (a loopback address), which the node sees as
+    the request's peer."""
+    return live.client(transport=httpx.HTTPTransport(local_address=address))
+
+
+def token_request(live: Any, platform: Platform, data: dict[str, str], auth: str | None = None,
+                  address: str = PLATFORM_ADDRESS) -> httpx.Response:
+    """POST /token from ``address``, authenticating as the platform registered (or as ``auth`` says: basic, post,
+    none)."""
     method = auth or {"client_secret_basic": "basic", "client_secret_post": "post"}.get(platform.auth_method, "none")
     body = dict(data)
     kwargs: dict[str, Any] = {}
@@ -128,7 +140,7 @@ def token_request(live: Any, platform: Platform, data: dict[str, str], auth: str
         body.update(client_id=platform.client_id, client_secret=platform.secret or "")
     else:
         body["client_id"] = platform.client_id
-    with live.client() as http:
+    with http_from(live, address) as http:
         return http.post("/token", data=body, **kwargs)
 
 
@@ -154,10 +166,11 @@ def tokens_for(live: Any, client: httpx.Client, platform: Platform, scope: str =
     return body
 
 
-def lock_out(live: Any, platform: Platform, data: dict[str, str]) -> None:
-    """Ten token requests of ``data`` with a wrong secret (401 each): the eleventh finds the client locked out."""
+def lock_out(live: Any, platform: Platform, data: dict[str, str], address: str = PLATFORM_ADDRESS) -> None:
+    """Ten token requests of ``data`` from ``address`` with a wrong secret (401 each): the eleventh finds the client
+    locked out there."""
     wrong = Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
-    statuses = [token_request(live, wrong, data).status_code for _ in range(11)]
+    statuses = [token_request(live, wrong, data, address=address).status_code for _ in range(11)]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
 
 
@@ -171,6 +184,18 @@ def disconnect(browser: httpx.Client, platform: Platform) -> httpx.Response:
 def userinfo(live: Any, access_token: str) -> httpx.Response:
     with live.client() as http:
         return http.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def failures(live: Any, platform: Platform, address: str) -> int:
+    """The failed authentications of ``platform`` from ``address`` the node counts (0: none)."""
+    from sqlmodel import Session
+
+    from nodes.oidc.store import client_throttle_key
+    from nodes.storage.models import LoginThrottle
+
+    with Session(live.node.engine) as db:
+        row = db.get(LoginThrottle, client_throttle_key(platform.client_id, address))
+        return row.failures if row is not None else 0
 
 
 def count(live: Any, table: Any) -> int:

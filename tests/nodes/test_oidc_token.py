@@ -191,21 +191,22 @@ def test_o16_method_other_than_registered_or_missing_is_invalid_client(setup, me
 
 
 def test_o16_w6_repeated_wrong_secrets_lock_the_client_out(setup):
+    """... at the address they came from: the right secret from there is refused too (it is not even checked)."""
     live, _, platform, browser = setup
     data = {"grant_type": "refresh_token", "refresh_token": "x"}
-    flow.lock_out(live, platform, data)
-    locked = flow.token_request(live, platform, data)
+    flow.lock_out(live, platform, data, address=flow.PLATFORM_ADDRESS)
+    locked = flow.token_request(live, platform, data, address=flow.PLATFORM_ADDRESS)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
 
 
 def test_w6_a_locked_out_client_cannot_use_its_own_refresh_token(setup):
-    """The lockout is read with the refresh token (one read for both): the token's own client is refused too,
-    and the token is not spent."""
+    """The lockout is read with the refresh token (one read for both): the token's own client, from the address
+    locked out, is refused too, and the token is not spent."""
     live, _, platform, browser = setup
     tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
     data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-    flow.lock_out(live, platform, data)
-    locked = flow.token_request(live, platform, data)
+    flow.lock_out(live, platform, data, address=flow.PLATFORM_ADDRESS)
+    locked = flow.token_request(live, platform, data, address=flow.PLATFORM_ADDRESS)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert flow.count(live, OidcToken) == 1, "no token was issued while locked"
     with Session(flow.node_context(live).engine) as db:
@@ -213,17 +214,98 @@ def test_w6_a_locked_out_client_cannot_use_its_own_refresh_token(setup):
 
 
 def test_w6_a_locked_out_client_cannot_redeem_its_code_and_the_code_is_not_spent(setup):
-    """A code is read with its client's lockout (one read for the authentication and the grant): locked out, the
-    code's own client is refused before the code is looked at."""
+    """A code is read with its client's lockout (one read for the authentication and the grant): locked out at
+    its address, the code's own client is refused before the code is looked at."""
     live, _, platform, browser = setup
     pkce = Pkce()
     code = flow.code_for(browser, platform, pkce)
-    flow.lock_out(live, platform, {"grant_type": "refresh_token", "refresh_token": "x"})
-    locked = flow.redeem(live, platform, code, pkce)
+    flow.lock_out(live, platform, {"grant_type": "refresh_token", "refresh_token": "x"}, address=flow.PLATFORM_ADDRESS)
+    locked = flow.redeem(live, platform, code, pkce, address=flow.PLATFORM_ADDRESS)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     assert flow.count(live, OidcToken) == 0
     with Session(flow.node_context(live).engine) as db:
         assert db.exec(select(OidcCode)).one().used_at is None, "the code was not spent"
+
+
+def test_w6_wrong_secrets_from_one_address_do_not_lock_the_client_out_from_another(setup):
+    """A client id is public (it is in every authorization URL): anyone can send it with wrong secrets. The lock
+    they earn holds at their address only; the platform, elsewhere, redeems its code and uses its refresh token
+    (each read with the lockout at the platform's address) as if nothing happened (RFC 9700 §4.16-style denial of
+    service, SECURITY W6)."""
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    attack = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    flow.lock_out(live, platform, attack, address=flow.OTHER_ADDRESS)
+    assert flow.redeem(live, platform, code, pkce, address=flow.PLATFORM_ADDRESS).status_code == 200
+    refreshed = flow.token_request(live, platform, attack, address=flow.PLATFORM_ADDRESS)
+    assert refreshed.status_code == 200, refreshed.text
+    with flow.http_from(live, flow.PLATFORM_ADDRESS) as http:  # introspection authenticates the client too
+        answer = http.post("/introspect", data={"token": refreshed.json()["access_token"]},
+                           auth=(platform.client_id, platform.secret))
+    assert answer.status_code == 200 and answer.json()["active"] is True
+    still = flow.token_request(live, platform, attack, address=flow.OTHER_ADDRESS)
+    assert still.status_code == 429 and int(still.headers["retry-after"]) > 0, "the attacker's address stays locked"
+
+
+def test_w6_the_lock_answers_429_with_the_time_it_has_left_and_doubles(live_node):
+    """From the address locked out, even the right secret gets 429 with ``Retry-After`` saying how long the lock
+    has left; once it has passed, one more failure locks the address again, for twice as long."""
+    clock = MovableClock()
+    live = live_node(clock=clock)
+    platform = flow.register(live)
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    flow.lock_out(live, platform, data, address=flow.OTHER_ADDRESS)
+    locked = flow.token_request(live, platform, data, address=flow.OTHER_ADDRESS)
+    assert locked.status_code == 429 and locked.json()["error"] == "invalid_client"
+    assert locked.headers["retry-after"] == "60" and locked.headers["cache-control"] == "no-store"
+    clock.advance(seconds=45)
+    assert flow.token_request(live, platform, data, address=flow.OTHER_ADDRESS).headers["retry-after"] == "15"
+    clock.advance(seconds=16)
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    assert flow.token_request(live, wrong, data, address=flow.OTHER_ADDRESS).status_code == 401
+    again = flow.token_request(live, platform, data, address=flow.OTHER_ADDRESS)
+    assert again.status_code == 429 and again.headers["retry-after"] == "120"
+
+
+def test_w6_a_success_clears_its_address_counter_and_only_that_one(setup):
+    """Nine failures from each of two addresses, then the right secret from one: that address starts again from
+    zero (as a member's sign-in clears the account's counter), the other keeps its nine and is locked at its
+    tenth."""
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    for address in (flow.PLATFORM_ADDRESS, flow.OTHER_ADDRESS):
+        assert {flow.token_request(live, wrong, data, address=address).status_code for _ in range(9)} == {401}
+    assert flow.token_request(live, platform, data, address=flow.PLATFORM_ADDRESS).status_code == 200
+    assert flow.failures(live, platform, flow.PLATFORM_ADDRESS) == 0
+    assert flow.failures(live, platform, flow.OTHER_ADDRESS) == 9
+    assert {flow.token_request(live, wrong, data, address=flow.PLATFORM_ADDRESS).status_code
+            for _ in range(9)} == {401}, "nine more failures do not lock the address that succeeded"
+    assert flow.token_request(live, wrong, data, address=flow.OTHER_ADDRESS).status_code == 401
+    assert flow.token_request(live, wrong, data, address=flow.OTHER_ADDRESS).status_code == 429
+
+
+def test_w6_an_untrusted_peer_cannot_name_the_platform_address_in_x_forwarded_for(setup):
+    """Only a trusted proxy's ``X-Forwarded-For`` is believed (uvicorn's ``forwarded_allow_ips``, 127.0.0.1 here):
+    an attacker who names the platform's address there locks out its own address, not the platform's."""
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    with flow.http_from(live, flow.OTHER_ADDRESS) as http:
+        statuses = [http.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                              auth=(platform.client_id, "nope"), headers={"X-Forwarded-For": "203.0.113.9"}
+                              ).status_code for _ in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    assert flow.failures(live, platform, flow.OTHER_ADDRESS) == 10
+    with flow.http_from(live, flow.PLATFORM_ADDRESS) as proxy:  # a trusted proxy forwarding the platform's request
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri,
+                "code_verifier": pkce.verifier}
+        answer = proxy.post("/token", data=data, auth=(platform.client_id, platform.secret),
+                            headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status_code == 200, answer.text
 
 
 def test_code_of_a_client_disabled_since_it_was_issued_is_invalid_client(setup):
@@ -596,10 +678,28 @@ def test_refresh_tokens_are_read_many_at_once_with_their_client_lockout_and_none
     live, member, platform, browser = setup
     first, second = (flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
                      for _ in range(2))
-    wanted = [secret_hash(first["refresh_token"]), secret_hash("unknown"), secret_hash(second["refresh_token"])]
+    wanted = [(secret_hash(first["refresh_token"]), "192.0.2.1"), (secret_hash("unknown"), "192.0.2.1"),
+              (secret_hash(second["refresh_token"]), "192.0.2.1")]
     found = SqlProviderStore(flow.node_context(live)).read_refresh_tokens(wanted)
-    assert list(found) == wanted and found[secret_hash("unknown")] is None
+    assert list(found) == wanted and found[(secret_hash("unknown"), "192.0.2.1")] is None
     for tokens in (first, second):
-        row = found[secret_hash(tokens["refresh_token"])]
+        row = found[(secret_hash(tokens["refresh_token"]), "192.0.2.1")]
         assert row is not None and row.member_id == member.id and row.c__client_id == platform.client_id
-        assert row.c__locked_until is None and row.refresh_used_at is None
+        assert row.c__locked_until is None and row.c__failures is None and row.refresh_used_at is None
+
+
+def test_refresh_tokens_read_together_each_carry_the_lockout_at_their_own_request_address(setup):
+    """Refresh grants arriving together read their tokens in one statement (PostgreSQL): each token comes with its
+    client's lockout at the address of the request that presents it, even one token presented from two addresses."""
+    from federation.oidc.models import secret_hash
+    from nodes.oidc.store import SqlProviderStore
+
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    flow.lock_out(live, platform, {"grant_type": "refresh_token", "refresh_token": "x"}, address=flow.OTHER_ADDRESS)
+    token_hash = secret_hash(tokens["refresh_token"])
+    wanted = [(token_hash, flow.OTHER_ADDRESS), (token_hash, flow.PLATFORM_ADDRESS)]
+    found = SqlProviderStore(flow.node_context(live)).read_refresh_tokens(wanted)
+    attacker, platform_row = found[wanted[0]], found[wanted[1]]
+    assert attacker is not None and attacker.c__locked_until is not None and attacker.c__failures == 10
+    assert platform_row is not None and platform_row.c__locked_until is None and platform_row.c__failures is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlmodel import Session, select
@@ -42,14 +44,43 @@ def grant_request(live, platform, refresh_token: str, secret: str | None = None)
     basic = base64.b64encode(f"{platform.client_id}:{secret or platform.secret}".encode()).decode()
     return HttpRequest("POST", f"{live.url}/token", {
         "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded",
-    }, (), [("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+    }, (), [("grant_type", "refresh_token"), ("refresh_token", refresh_token)], peer=flow.PLATFORM_ADDRESS)
+
+
+def introspection_request(live, platform, token: str) -> HttpRequest:
+    basic = base64.b64encode(f"{platform.client_id}:{platform.secret}".encode()).decode()
+    return HttpRequest("POST", f"{live.url}/introspect", {
+        "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded",
+    }, (), [("token", token)], peer=flow.PLATFORM_ADDRESS)
 
 
 def failures_counted(live, platform) -> int:
+    """The failures counted from the address every request of these tests comes from."""
     with Session(live.node.engine) as db:
-        key = client_throttle_key(platform.client_id)
-        row = db.exec(select(LoginThrottle).where(LoginThrottle.key == key)).first()
-        return row.failures if row is not None else 0
+        rows = db.exec(select(LoginThrottle).where(LoginThrottle.key.startswith(  # type: ignore[attr-defined]
+            client_throttle_key(platform.client_id, "")))).all()
+        assert {row.key for row in rows} <= {client_throttle_key(platform.client_id, flow.PLATFORM_ADDRESS)}
+        return sum(row.failures for row in rows)
+
+
+@contextmanager
+def write_lock_held_elsewhere(node) -> Iterator[None]:
+    """Another thread holds the node's write lock inside the block."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with node.direct_reads.write_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(5)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_written(granted):
@@ -86,7 +117,8 @@ def test_a_failed_client_authentication_is_handed_back_before_it_is_counted(gran
     """The failure is counted through the ORM session: on the loop the request goes back before counting, and
     over HTTP (loop, then thread) it is counted once."""
     live, _, provider, platform, token = granted
-    with pytest.raises(WouldBlock), one_session(provider, secret_hash(token), on_loop=True):
+    with pytest.raises(WouldBlock), one_session(provider, secret_hash(token), on_loop=True,
+                                                address=flow.PLATFORM_ADDRESS):
         provider.token(grant_request(live, platform, token, secret="wrong"))
     assert failures_counted(live, platform) == 0
     with live.client() as http:
@@ -95,3 +127,30 @@ def test_a_failed_client_authentication_is_handed_back_before_it_is_counted(gran
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert failures_counted(live, platform) == 1
     assert flow.refresh(live, platform, token).status_code == 200, "the token was not spent"
+
+
+def test_a_success_without_a_failure_counter_writes_nothing(granted):
+    """The lock's read tells whether the address has a counter: with none, a client's success clears nothing, so
+    an introspection (which writes nothing else) is answered on the loop while another thread holds the write
+    lock."""
+    live, node, provider, platform, token = granted
+    with write_lock_held_elsewhere(node), one_session(provider, on_loop=True, address=flow.PLATFORM_ADDRESS):
+        answer = provider.introspect(introspection_request(live, platform, token))
+    assert answer.status == 200 and answer.body["active"] is True
+
+
+def test_a_success_with_a_failure_counter_clears_it_once(granted):
+    """With a counter at its address, the client's success deletes it; on the loop that write is only tried, and a
+    lock held elsewhere hands the request back (the delete may run twice: nothing else was written)."""
+    live, node, provider, platform, token = granted
+    with live.client() as http:
+        assert http.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                         auth=(platform.client_id, "wrong")).status_code == 401
+    assert failures_counted(live, platform) == 1
+    with (write_lock_held_elsewhere(node), pytest.raises(WouldBlock),
+          one_session(provider, on_loop=True, address=flow.PLATFORM_ADDRESS)):
+        provider.introspect(introspection_request(live, platform, token))
+    assert failures_counted(live, platform) == 1, "nothing was written on the loop"
+    with one_session(provider, on_loop=True, address=flow.PLATFORM_ADDRESS):
+        assert provider.introspect(introspection_request(live, platform, token)).status == 200
+    assert failures_counted(live, platform) == 0

@@ -29,11 +29,11 @@ class Store:
         return {key: self.values.get(key) for key in keys}
 
 
-def reads_of(store: Store) -> CoalescedReads[str | None]:
+def reads_of(store: Store) -> CoalescedReads[str, str | None]:
     return CoalescedReads(store.read_many, asyncio.to_thread)
 
 
-async def first_read_in_flight(store: Store, reads: CoalescedReads[str | None], key: str) -> asyncio.Task:
+async def first_read_in_flight(store: Store, reads: CoalescedReads[str, str | None], key: str) -> asyncio.Task:
     store.hold.clear()
     store.started.clear()
     task = asyncio.ensure_future(reads.read(key))
