@@ -2,8 +2,17 @@
 
 The client signs a short-lived JWT with a key whose public half it registered. We verify it through
 :mod:`credentials.jose` with an explicit allow-list (ES256, RS256, EdDSA; never ``none`` or an HMAC), check
-``iss`` = ``sub`` = the client id, an ``aud`` naming our issuer or token endpoint, a near ``exp``, and a ``jti`` we
-have not seen before (replay).
+``iss`` = ``sub`` = the client id, an ``aud`` that is our issuer identifier and nothing else, a near ``exp``, and a
+``jti`` we have not seen before (replay).
+
+The audience is the issuer alone (draft-ietf-oauth-rfc7523bis, after the 2025 audience-injection disclosure).
+RFC 7523 also allowed the token endpoint URL, or any array containing an accepted value; but a client that takes
+endpoints from an authorization server's metadata can be led by a malicious server, which lists our token
+endpoint as one of its own, to sign an assertion whose audience is our token endpoint and hand it to that server,
+which replays it here. An issuer identifier cannot be borrowed that way: a client checks that the metadata it
+fetched names the issuer it asked for (RFC 8414 §3.3). So the token endpoint URL is refused, and so is an array
+with anything else in it. A one-element array holding exactly the issuer is accepted: it names the one audience as
+precisely as the string does, and some JWT libraries always write ``aud`` as an array.
 """
 
 from __future__ import annotations
@@ -59,10 +68,8 @@ class PrivateKeyJwt:
         config, now = self.provider.config, self.provider.now()
         if claims.get("iss") != client_id or claims.get("sub") != client_id:
             raise InvalidClientError(description="'iss' and 'sub' must be the client id.")
-        audience = claims.get("aud")
-        audiences = audience if isinstance(audience, list) else [audience]
-        if not {config.issuer, config.issuer + "/token"} & {a for a in audiences if isinstance(a, str)}:
-            raise InvalidClientError(description="The assertion is not meant for this provider.")
+        if not _only_audience_is(claims.get("aud"), config.issuer):
+            raise InvalidClientError(description="The assertion's 'aud' must be this provider's issuer identifier.")
         exp = claims.get("exp")
         stamp = int(now.timestamp())
         if not isinstance(exp, int) or exp + LEEWAY_SECONDS < stamp:
@@ -78,3 +85,10 @@ class PrivateKeyJwt:
         expires = now + timedelta(seconds=max(0, exp - stamp) + LEEWAY_SECONDS)
         if self.provider.store.seen_assertion(client_id, jti, expires, now):
             raise InvalidClientError(description="The assertion was already used.")
+
+
+def _only_audience_is(audience: Any, issuer: str) -> bool:
+    """``aud`` is ``issuer``, as a string or as the only member of an array (see the module docstring)."""
+    if isinstance(audience, list) and len(audience) == 1:
+        audience = audience[0]
+    return isinstance(audience, str) and audience == issuer

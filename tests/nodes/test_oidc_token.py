@@ -552,7 +552,7 @@ def jwt_client(live_node):
 
 def assertion_claims(live, platform, **extra):
     now = int(time.time())
-    return {"iss": platform.client_id, "sub": platform.client_id, "aud": live.url + "/token", "iat": now,
+    return {"iss": platform.client_id, "sub": platform.client_id, "aud": live.url, "iat": now,
             "exp": now + 60, "jti": secrets.token_hex(8), **extra}
 
 
@@ -611,6 +611,29 @@ def test_bad_client_assertions_are_invalid_client(jwt_client, change):
         code2 = flow.code_for(browser, platform, pkce2)
         assert redeem_with_assertion(live, platform, code2, pkce2, assertion).status_code == 200
     assert_oauth_error(redeem_with_assertion(live, platform, code, pkce, assertion), 400, "invalid_client")
+
+
+@pytest.mark.parametrize(("audience", "accepted"), [
+    ("issuer", True), (["issuer"], True),
+    ("token_endpoint", False), (["token_endpoint"], False), (["issuer", "token_endpoint"], False),
+    (["https://attacker.example/token", "issuer"], False), (["issuer", "issuer"], False), ("issuer/", False),
+], ids=["issuer", "issuer_in_array", "token_endpoint", "token_endpoint_in_array", "issuer_and_token_endpoint",
+        "attacker_and_issuer", "issuer_twice", "issuer_with_slash"])
+def test_private_key_jwt_assertion_audience_is_the_issuer_alone(jwt_client, audience, accepted):
+    """draft-ietf-oauth-rfc7523bis: the token endpoint URL, or an array naming anything beside the issuer, could be
+    an assertion a malicious authorization server obtained by listing our token endpoint as its own."""
+    live, platform, key, browser = jwt_client
+    names = {"issuer": live.url, "token_endpoint": live.url + "/token", "issuer/": live.url + "/"}
+    aud = [names.get(a, a) for a in audience] if isinstance(audience, list) else names[audience]
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    response = redeem_with_assertion(live, platform, code, pkce, sign_jwt(key, assertion_claims(live, platform,
+                                                                                              aud=aud)))
+    if accepted:
+        assert response.status_code == 200, response.text
+    else:
+        assert_oauth_error(response, 400, "invalid_client")
+        assert flow.count(live, OidcToken) == 0
 
 
 def test_concurrent_uses_of_one_refresh_token_leave_no_live_tokens_in_the_family(setup):
