@@ -1,5 +1,8 @@
 """Token revocation (RFC 7009), introspection (RFC 7662) and UserInfo (OpenID Connect Core 1.0 §5.3).
 
+Revocation and introspection look for the token among access and refresh tokens whatever ``token_type_hint``
+says: the hint only decides which kind is tried first.
+
 UserInfo takes the access token from the ``Authorization: Bearer`` header or, on a POST, from the form body
 (RFC 6750 §2.1, §2.2); a token in the query string is ignored (§2.3 is not offered), and sending two is an error.
 Only the claims the member consented to are released, and only while the consent lasts.
@@ -36,8 +39,18 @@ def _find(provider: Provider, token: Any, kinds: tuple[str, ...]) -> TokenView |
 
 
 def _kinds(hint: str | None) -> tuple[str, ...]:
-    """Where to look for a token, the hinted kind first (RFC 7009 §2.1, RFC 7662 §2.1: a hint only orders)."""
+    """Where to look for a token: both kinds always, the hinted one first (RFC 7009 §2.1, RFC 7662 §2.1: a hint
+    only orders the search; any other hint, ``id_token`` or one we never heard of, is ignored)."""
     return ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
+
+
+def _check_token_parameter(request: CoreRequest) -> None:
+    """authlib's ``check_params`` without its hint check: it answers a hint outside ``access_token`` and
+    ``refresh_token`` with ``unsupported_token_type`` (a 401, its class deriving from ``ForbiddenError``) and leaves
+    the token alive. RFC 7009 §2.2.1 keeps that error for a server that cannot revoke a type of token; we revoke
+    and describe both kinds, and a hint is only a hint (§2.1: the search extends to every type)."""
+    if "token" not in request.form:
+        raise InvalidRequestError("Missing 'token'.")
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
@@ -45,6 +58,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
     server: Provider
+
+    def check_params(self, request: CoreRequest, client: Client) -> None:
+        _check_token_parameter(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
         return _find(self.server, token_string, _kinds(token_type_hint))
@@ -62,6 +78,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS = [m for m in AUTH_METHODS if m != "none"]
     server: Provider
+
+    def check_params(self, request: CoreRequest, client: Client) -> None:
+        _check_token_parameter(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
         return _find(self.server, token_string, _kinds(token_type_hint))

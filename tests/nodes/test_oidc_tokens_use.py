@@ -143,6 +143,24 @@ def test_rfc7009_revoking_a_refresh_token_revokes_its_access_tokens(setup):
     assert flow.userinfo(live, tokens["access_token"]).status_code == 401
 
 
+@pytest.mark.parametrize("hint", ["access_token", "refresh_token", "id_token", "foo"])
+def test_rfc7009_a_token_type_hint_only_orders_the_search_whatever_it_says(setup, hint):
+    """RFC 7009 §2.1: a hint that does not find the token extends the search to every type, and one the server
+    does not know may be ignored; it is never a reason to keep a token alive (nor a 401)."""
+    live, _, browser = setup
+    platform = flow.register(live)
+    by_access = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    by_refresh = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    auth = (platform.client_id, platform.secret)
+    with live.client() as http:
+        for token in (by_access["access_token"], by_refresh["refresh_token"]):
+            response = http.post("/revoke", data={"token": token, "token_type_hint": hint}, auth=auth)
+            assert response.status_code == 200, response.text
+    assert flow.userinfo(live, by_access["access_token"]).status_code == 401
+    assert flow.userinfo(live, by_refresh["access_token"]).status_code == 401, "the refresh token's family too"
+    assert flow.refresh(live, platform, by_refresh["refresh_token"]).json()["error"] == "invalid_grant"
+
+
 def test_rfc7009_unknown_token_is_200_and_another_clients_token_is_refused(setup):
     live, _, browser = setup
     platform, other = flow.register(live), flow.register(live, name="Other")
@@ -169,6 +187,23 @@ def test_rfc7662_introspection_needs_client_auth_and_shows_only_own_tokens(setup
     assert own.json()["active"] is True and own.json()["sub"] == sub and own.json()["client_id"] == platform.client_id
     assert own.headers["cache-control"] == "no-store"
     assert foreign.json() == {"active": False}
+
+
+@pytest.mark.parametrize("hint", ["access_token", "refresh_token", "id_token", "foo"])
+def test_rfc7662_a_token_type_hint_only_orders_the_search_whatever_it_says(setup, hint):
+    """RFC 7662 §2.1: a hint that does not find the token extends the search to every type, and one the server
+    does not know may be ignored: both tokens are described whatever the hint."""
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    with live.client() as http:
+        answers = {kind: http.post("/introspect", data={"token": tokens[kind], "token_type_hint": hint},
+                                   auth=(platform.client_id, platform.secret))
+                   for kind in ("access_token", "refresh_token")}
+    for kind, answer in answers.items():
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["active"] is True and answer.json()["client_id"] == platform.client_id
+        assert answer.json()["token_type"] == ("Bearer" if kind == "access_token" else "refresh_token")
 
 
 def test_revocations_are_in_the_audit_log(setup):
