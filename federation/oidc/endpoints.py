@@ -4,15 +4,18 @@ Revocation and introspection look for the token among access and refresh tokens 
 says: the hint only decides which kind is tried first.
 
 UserInfo takes the access token from the ``Authorization: Bearer`` header or, on a POST, from the form body
-(RFC 6750 §2.1, §2.2); a token in the query string is ignored (§2.3 is not offered), and sending two is an error.
-Only the claims the member consented to are released, and only while the consent lasts.
+(RFC 6750 §2.1, §2.2); a token in the query string is refused as ``invalid_token`` (§2.3 is not offered), and
+sending two is an error. Only the claims the member consented to are released, and only while the consent lasts.
+Its errors are RFC 6750 §3 answers, as OpenID Connect Core §5.3.3 asks: each carries a ``WWW-Authenticate: Bearer``
+challenge naming the error (``insufficient_scope`` with the ``scope`` needed), except that a request with no
+bearer token at all gets a bare ``Bearer`` challenge and no error information (§3.1).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -107,6 +110,13 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         }
 
 
+class NoBearerToken(InvalidTokenError):  # type: ignore[misc]
+    """The request presents no bearer token at all: no ``Authorization`` header, or one of another scheme (RFC 6750
+    §3.1: "attempted using an unsupported authentication method"), and no ``access_token`` form field."""
+
+    description = "No access token."
+
+
 def bearer_token(request: HttpRequest) -> str:
     """The access token a UserInfo request presents (RFC 6750 §2.1 header or §2.2 form, not both)."""
     header = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
@@ -115,12 +125,30 @@ def bearer_token(request: HttpRequest) -> str:
         raise InvalidRequestError("Send the access token in one place only.")
     if header is not None:
         kind, _, value = header.partition(" ")
-        if kind.lower() != "bearer" or not value.strip():
+        if kind.lower() != "bearer":
+            raise NoBearerToken()
+        if not value.strip():
             raise InvalidTokenError()
         return value.strip()
     if in_form:
         return next(v for k, v in request.form if k == "access_token")
-    raise InvalidTokenError(description="Missing access token.")
+    if any(k == "access_token" for k, _ in request.query):
+        raise InvalidTokenError(description="An access token in the query string is not accepted.")
+    raise NoBearerToken()
+
+
+def _bearer_error(error: OAuth2Error) -> HttpResponse:
+    """A UserInfo error as RFC 6750 §3 answers it: the status, the JSON error body, and the challenge."""
+    if isinstance(error, NoBearerToken):
+        return HttpResponse(401, "", [("WWW-Authenticate", "Bearer")])
+    status, body, headers = error()
+    attributes = [("error", error.error), ("error_description", error.get_error_description())]
+    if isinstance(error, InsufficientScopeError):
+        attributes.append(("scope", "openid"))
+    # OAuth2Error refuses descriptions holding a double quote or a backslash: the values need no escaping.
+    challenge = "Bearer " + ", ".join(f'{name}="{value}"' for name, value in attributes if value)
+    kept = [(k, v) for k, v in headers if k.lower() != "www-authenticate"]
+    return HttpResponse(status, body, [*kept, ("WWW-Authenticate", challenge)])
 
 
 def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
@@ -130,15 +158,14 @@ def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
         if view is None or view.is_expired() or view.is_revoked():
             raise InvalidTokenError()
         if "openid" not in scope_list(view.record.scope):
-            raise InsufficientScopeError()
+            raise InsufficientScopeError(description="UserInfo needs a token with the 'openid' scope.")
         client = view.client
         member = provider.store.member_claims(view.record.member_id)
         consent = provider.store.get_consent(view.record.member_id, view.record.client_id)
         if client is None or member is None or consent is None:
             raise InvalidTokenError()
     except (InvalidTokenError, InsufficientScopeError, InvalidRequestError) as error:
-        status, error_body, headers = error()
-        return HttpResponse(status, error_body, headers)
+        return _bearer_error(error)
     body: dict[str, Any] = {"sub": provider.subject(client, member.local_id)}
     for name in consented(view.record.claims.get("userinfo", []), consent.granted):
         body[name] = member.claim(name)

@@ -102,6 +102,45 @@ def test_o19_token_in_the_query_string_is_ignored(setup):
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("request_kind", ["get", "post", "basic"])
+def test_userinfo_without_any_bearer_token_is_a_bare_bearer_challenge(setup, request_kind):
+    """RFC 6750 §3.1: a request without authentication information (or with another scheme's) gets a challenge
+    that names no error, and no error information beside it."""
+    live, _, _ = setup
+    with live.client() as http:
+        response = {"get": lambda: http.get("/userinfo"), "post": lambda: http.post("/userinfo", data={}),
+                    "basic": lambda: http.get("/userinfo", auth=("someone", "secret"))}[request_kind]()
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "error" not in response.text and response.headers["cache-control"] == "no-store"
+
+
+def test_userinfo_token_without_openid_scope_is_insufficient_scope_with_a_bearer_challenge(setup):
+    """OpenID Connect Core §5.3.3 answers UserInfo errors as RFC 6750 §3 does: 403 with the error in a
+    ``WWW-Authenticate: Bearer`` challenge, which names the scope needed."""
+    live, _, browser = setup
+    platform = flow.register(live)
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    narrowed = flow.refresh(live, platform, tokens["refresh_token"], scope="offline_access")
+    assert narrowed.status_code == 200 and narrowed.json()["scope"] == "offline_access", narrowed.text
+    response = flow.userinfo(live, narrowed.json()["access_token"])
+    assert response.status_code == 403 and response.json()["error"] == "insufficient_scope"
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and 'error="insufficient_scope"' in challenge
+    assert 'scope="openid"' in challenge
+
+
+def test_userinfo_errors_name_themselves_in_the_bearer_challenge(setup):
+    """Every other UserInfo error carries its code in the challenge too (RFC 6750 §3)."""
+    live, _, browser = setup
+    token = flow.tokens_for(live, browser, flow.register(live))["access_token"]
+    with live.client() as http:
+        both = http.post("/userinfo", data={"access_token": token}, headers={"Authorization": f"Bearer {token}"})
+    unknown = flow.userinfo(live, "not-a-token-this-node-issued")
+    assert both.status_code == 400 and 'error="invalid_request"' in both.headers["www-authenticate"]
+    assert unknown.status_code == 401 and 'error="invalid_token"' in unknown.headers["www-authenticate"]
+
+
 def test_userinfo_by_post_with_header_or_form_body_but_not_both(setup):
     live, _, browser = setup
     token = flow.tokens_for(live, browser, flow.register(live))["access_token"]
