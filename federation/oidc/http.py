@@ -4,16 +4,20 @@ The edge (``nodes/oidc/adapter.py``) reads the body once and builds an :class:`H
 :class:`HttpResponse` (status, body, headers), as authlib's own core does. Parameters come from the query string of
 a GET and from the form body of a POST, never from both: a token endpoint that also read the query would let a
 secret travel in a URL (RFC 6749 §3.2, RFC 6750 §2.3).
+
+A parameter may be sent once (RFC 6749 §3.1, §3.2): :func:`refuse_repeated` answers ``invalid_request`` to a
+request that repeats one, before anything reads it, so no part of the provider ever picks one value among several.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
@@ -51,6 +55,27 @@ class HttpResponse:
     @property
     def location(self) -> str | None:
         return next((v for k, v in self.headers if k.lower() == "location"), None)
+
+
+#: A parameter name that an error description may quote (OAuth error descriptions are restricted to plain ASCII).
+_QUOTABLE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def refuse_repeated(params: Sequence[tuple[str, str]]) -> None:
+    """Raise ``invalid_request`` when ``params`` holds a name more than once (RFC 6749 §3.1, §3.2, §5.2).
+
+    Every repeat is refused, including one of a parameter the endpoint does not read: a list of the names that
+    matter would fail open the day a parameter is added. The common case costs one set of a handful of names.
+    """
+    names = {name for name, _ in params}
+    if len(names) == len(params):
+        return
+    seen: set[str] = set()
+    for name, _ in params:
+        if name in seen:
+            quoted = f"'{name}'" if _QUOTABLE.fullmatch(name) else "a parameter"
+            raise InvalidRequestError(f"Multiple {quoted} in request.")
+        seen.add(name)
 
 
 class _Params(dict[str, str]):

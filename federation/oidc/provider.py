@@ -22,7 +22,7 @@ from federation.oidc import endpoints
 from federation.oidc.client_auth import PrivateKeyJwt
 from federation.oidc.consent import consented
 from federation.oidc.grants import CodeGrant, RefreshGrant
-from federation.oidc.http import NO_STORE, CoreRequest, HttpRequest, HttpResponse
+from federation.oidc.http import NO_STORE, CoreRequest, HttpRequest, HttpResponse, refuse_repeated
 from federation.oidc.id_token import ID_TOKEN_ALGORITHMS, id_token_claims, sign_id_token
 from federation.oidc.models import Client, Consent, TokenRecord, secret_hash
 from federation.oidc.scopes import OFFLINE_ACCESS, SUPPORTED_SCOPES, narrowed_claims, scope_list
@@ -224,14 +224,23 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
 
     # --- endpoints the edge calls ---------------------------------------------------------------------------
     def token(self, request: HttpRequest) -> HttpResponse:
-        response: HttpResponse = self.create_token_response(request)
+        response: HttpResponse = self._repeats(request) or self.create_token_response(request)
         return _no_store(response)
 
     def revoke(self, request: HttpRequest) -> HttpResponse:
-        return _no_store(self.create_endpoint_response("revocation", request))
+        return _no_store(self._repeats(request) or self.create_endpoint_response("revocation", request))
 
     def introspect(self, request: HttpRequest) -> HttpResponse:
-        return _no_store(self.create_endpoint_response("introspection", request))
+        return _no_store(self._repeats(request) or self.create_endpoint_response("introspection", request))
+
+    def _repeats(self, request: HttpRequest) -> HttpResponse | None:
+        """``invalid_request`` for a request that repeats a parameter, before the client is authenticated or
+        anything is read (authlib would take the first value: ``code=<valid>&code=<anything>`` would redeem)."""
+        try:
+            refuse_repeated(request.params)
+        except InvalidRequestError as error:
+            return self.handle_response(*error())
+        return None
 
     def userinfo(self, request: HttpRequest) -> HttpResponse:
         return _no_store(endpoints.userinfo(self, request))

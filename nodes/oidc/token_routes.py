@@ -185,9 +185,10 @@ def _answer(request: Request, endpoint: Endpoint, oauth: HttpRequest, presented:
 
 
 class PresentedGrant(NamedTuple):
-    """The hash of what a token request trades (first values, as the core reads them): the store reads it with
-    its client and the lockout at the request's address when the client authenticates, and with what the grant
-    needs, in one statement."""
+    """The hash of what a token request trades: the store reads it with its client and the lockout at the
+    request's address when the client authenticates, and with what the grant needs, in one statement. None for a
+    request that repeats a parameter, which the core refuses before reading anything
+    (:func:`federation.oidc.http.refuse_repeated`)."""
 
     refresh_hash: str | None = None
     code_hash: str | None = None
@@ -196,7 +197,9 @@ class PresentedGrant(NamedTuple):
 def _presented_grant(endpoint: Endpoint, oauth: HttpRequest) -> PresentedGrant:
     if endpoint is not Provider.token:
         return PresentedGrant()
-    params = dict(reversed(oauth.params))
+    params = dict(oauth.params)
+    if len(params) != len(oauth.params):
+        return PresentedGrant()
     grant_type = params.get("grant_type")
     if grant_type == "refresh_token" and params.get("refresh_token"):
         return PresentedGrant(refresh_hash=secret_hash(params["refresh_token"]))

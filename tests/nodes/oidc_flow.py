@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -142,6 +142,13 @@ def token_request(live: Any, platform: Platform, data: dict[str, str], auth: str
         body["client_id"] = platform.client_id
     with http_from(live, address) as http:
         return http.post("/token", data=body, **kwargs)
+
+
+def post_pairs(live: Any, path: str, pairs: list[tuple[str, str]], **kwargs: Any) -> httpx.Response:
+    """POST ``pairs`` as a form body, in order and repeats kept (``data=`` takes one value per name)."""
+    with live.client() as http:
+        return http.post(path, content=urlencode(pairs), headers={"Content-Type": "application/x-www-form-urlencoded"},
+                         **kwargs)
 
 
 def refresh(live: Any, platform: Platform, token: str, **extra: str) -> httpx.Response:

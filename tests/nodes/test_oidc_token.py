@@ -308,6 +308,54 @@ def test_w6_an_untrusted_peer_cannot_name_the_platform_address_in_x_forwarded_fo
     assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.parametrize("repeated", ["code", "code_verifier", "redirect_uri", "grant_type", "client_secret",
+                                      "same_code_twice", "unknown_parameter"])
+def test_a_token_request_with_a_repeated_parameter_is_invalid_request_and_spends_nothing(setup, repeated):
+    """RFC 6749 §3.2, §5.2: a parameter included more than once is invalid_request. Taking the first value would
+    let ``code=<valid>&code=<anything>`` through, and two readers of one request could disagree on it."""
+    live, _, _, browser = setup
+    platform = flow.register(live, name="Posting platform", auth_method="client_secret_post")
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce)
+    pairs = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", platform.redirect_uri),
+             ("code_verifier", pkce.verifier), ("client_id", platform.client_id),
+             ("client_secret", platform.secret or "")]
+    again = {"code": "garbage", "code_verifier": Pkce().verifier, "redirect_uri": flow.REDIRECT + "/other",
+             "grant_type": "refresh_token", "client_secret": "wrong", "same_code_twice": code,
+             "unknown_parameter": "x"}[repeated]
+    name = {"same_code_twice": "code", "unknown_parameter": "foo"}.get(repeated, repeated)
+    if name == "foo":
+        pairs.append(("foo", "x"))
+    assert_oauth_error(flow.post_pairs(live, "/token", [*pairs, (name, again)]), 400, "invalid_request")
+    assert flow.count(live, OidcToken) == 0
+    assert flow.redeem(live, platform, code, pkce).status_code == 200, "the code was not spent"
+
+
+def test_a_refresh_grant_with_a_repeated_refresh_token_is_invalid_request_and_spends_nothing(setup):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform, "openid offline_access", ["offline_access"])
+    pairs = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"]),
+             ("refresh_token", "garbage")]
+    response = flow.post_pairs(live, "/token", pairs, auth=(platform.client_id, platform.secret or ""))
+    assert_oauth_error(response, 400, "invalid_request")
+    with Session(live.node.engine) as db:
+        assert db.exec(select(OidcToken)).one().refresh_used_at is None, "the refresh token was not spent"
+    assert flow.refresh(live, platform, tokens["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/revoke", "/introspect"])
+def test_revocation_or_introspection_with_a_repeated_parameter_is_invalid_request(setup, path):
+    live, _, platform, browser = setup
+    tokens = flow.tokens_for(live, browser, platform)
+    auth = (platform.client_id, platform.secret or "")
+    for pairs in ([("token", tokens["access_token"]), ("token", "garbage")],
+                  [("token", tokens["access_token"]), ("token_type_hint", "access_token"),
+                   ("token_type_hint", "refresh_token")]):
+        response = flow.post_pairs(live, path, pairs, auth=auth)
+        assert_oauth_error(response, 400, "invalid_request")
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 200, "nothing was revoked"
+
+
 def test_code_of_a_client_disabled_since_it_was_issued_is_invalid_client(setup):
     live, _, platform, browser = setup
     pkce = Pkce()
