@@ -2,6 +2,7 @@
 
 What changes from authlib's defaults, and why:
 
+- No parameter may be repeated (RFC 6749 §3.1), whichever it is; authlib checks five.
 - PKCE ``S256`` for every client (:mod:`federation.oidc.pkce`); ``request`` / ``request_uri`` are answered
   ``request_not_supported`` / ``request_uri_not_supported`` instead of being silently ignored (SECURITY O20);
   ``response_mode`` other than ``query``, a bad ``prompt``, ``max_age`` or ``claims`` are ``invalid_request``.
@@ -29,6 +30,7 @@ from authlib.oauth2.rfc9101.errors import RequestNotSupportedError, RequestUriNo
 from credentials.jose import JoseError
 from federation.oidc import pkce
 from federation.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse_claims_request
+from federation.oidc.http import CoreRequest, refuse_repeated
 from federation.oidc.id_token import read_id_token_hint
 from federation.oidc.models import AUTH_METHODS, AuthorizationCode, Client, TokenRecord, TokenView, secret_hash
 from federation.oidc.scopes import OFFLINE_ACCESS, scope_list
@@ -61,6 +63,13 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     claims_request: ClaimsRequest = ClaimsRequest()
     code_challenge: str = ""
     subject: str | None = None
+
+    @staticmethod
+    def validate_no_multiple_request_parameter(request: CoreRequest) -> None:
+        """Every parameter may be sent once (RFC 6749 §3.1), not only the five authlib checks: a second ``prompt``,
+        ``nonce`` or ``claims`` would otherwise be dropped for the first, and a repeat is refused alike at the
+        token endpoint. authlib runs this before it knows the client, so the answer is the error page."""
+        refuse_repeated(request.http.params)
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = validate_code_authorization_request(self)

@@ -107,6 +107,23 @@ def test_o3_unknown_missing_or_duplicated_client_id_shows_a_page(setup, client_i
     assert_error_page(browser.get("/authorize", params=params, headers=HTML), live)
 
 
+@pytest.mark.parametrize(("name", "values"), [
+    ("state", ("a", "b")), ("scope", ("openid", "openid email")), ("code_challenge", (Pkce().challenge,) * 2),
+    ("nonce", ("n-1", "n-2")), ("prompt", ("none", "login")), ("max_age", ("3600", "0")),
+    ("claims", ('{"id_token": {"email": null}}', "{}")), ("response_mode", ("query", "fragment")),
+    ("id_token_hint", ("a", "a")), ("unknown_parameter", ("x", "y")),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_a_repeated_authorization_parameter_shows_a_page_and_issues_no_code(setup, name, values):
+    """RFC 6749 §3.1: a parameter may be sent once, any of them (authlib checks only five names): taking the
+    first ``prompt`` or ``nonce`` of two would act on a value the client may not have meant. The page, not a
+    redirect: a repeated ``client_id`` or ``redirect_uri`` leaves no URI to redirect to, and all repeats are
+    answered alike, as at the token endpoint."""
+    live, _, platform, browser = setup
+    params = [(k, v) for k, v in auth_params(platform, Pkce()).items() if k != name]
+    params += [(name, value) for value in values]
+    assert_error_page(browser.get("/authorize", params=params, headers=HTML), live)
+
+
 def test_o4_unsupported_response_type_redirects_to_registered_uri_with_state_and_iss(setup):
     live, _, platform, browser = setup
     params = auth_params(platform, Pkce(), response_type="token")
