@@ -107,3 +107,26 @@ def test_openid_client_eddsa_id_token_with_claims_parameter(live_node, openid_cl
     }, claims=["email"])
     assert result["claims"]["email"] == member.email, "an essential id_token claim, consented, is in the ID token"
     assert "email" not in result["userinfo"], "it was asked for the ID token only"
+
+
+def test_openid_client_private_key_jwt_assertions_name_the_issuer(live_node, openid_client):
+    """The library's own ``private_key_jwt`` assertions (``aud`` is the issuer, draft-ietf-oauth-rfc7523bis) pass
+    at the token, introspection and revocation endpoints."""
+    import base64
+
+    from credentials import keys
+
+    live = live_node()
+    member = flow.member_with_password(live)
+    key = keys.generate("ES256")
+    platform = flow.register(live, auth_method="private_key_jwt", jwks=[{**key.public_jwk(), "kid": key.kid}])
+    browser = flow.browser(live, member.email)
+    result = run_rp(openid_client, live, browser, {
+        "client_id": platform.client_id, "auth_method": "private_key_jwt", "redirect_uri": platform.redirect_uri,
+        "scope": "openid email", "private_key_pkcs8": base64.b64encode(key.private_pkcs8()).decode(),
+        "kid": key.kid,
+    }, claims=["email"])
+    assert result["userinfo"]["email"] == member.email
+    assert result["introspection"]["active"] is True
+    assert result["after_revocation_userinfo"]["status"] == 401
+    assert result["code_replay"]["error"] == "invalid_grant"

@@ -2,7 +2,7 @@
 //
 // Usage: node flow.mjs '<json options>'
 //   options: {issuer, client_id, client_secret?, auth_method, redirect_uri, scope, id_token_alg?,
-//             post_logout_redirect_uri?, claims?}
+//             post_logout_redirect_uri?, claims?, private_key_pkcs8? (base64 DER, P-256), kid?}
 // Protocol on stdout/stdin, one JSON object per line:
 //   1. prints {"authorization_url": "..."}; the test drives the browser part (sign-in, consent);
 //   2. reads one line: the URL the node redirected the browser to (the callback, with code, state and iss);
@@ -27,10 +27,16 @@ async function expectFailure(promise) {
 }
 
 async function main() {
-  const auth = {
-    client_secret_basic: () => client.ClientSecretBasic(options.client_secret),
-    client_secret_post: () => client.ClientSecretPost(options.client_secret),
-    none: () => client.None(),
+  const auth = await {
+    client_secret_basic: async () => client.ClientSecretBasic(options.client_secret),
+    client_secret_post: async () => client.ClientSecretPost(options.client_secret),
+    // The library signs its own assertions (aud, iss, sub, jti, exp); only the key comes from the test.
+    private_key_jwt: async () => client.PrivateKeyJwt({
+      key: await crypto.subtle.importKey("pkcs8", Buffer.from(options.private_key_pkcs8, "base64"),
+                                         { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]),
+      kid: options.kid,
+    }),
+    none: async () => client.None(),
   }[options.auth_method]();
   const metadata = {
     redirect_uris: [options.redirect_uri],
