@@ -131,7 +131,10 @@ def bearer_token(request: HttpRequest) -> str:
             raise InvalidTokenError()
         return value.strip()
     if in_form:
-        return next(v for k, v in request.form if k == "access_token")
+        values = [v for k, v in request.form if k == "access_token"]
+        if len(values) > 1:  # which one would be the token? (RFC 6749 §3.2, as at the other endpoints)
+            raise InvalidRequestError("Send one access token.")
+        return values[0]
     if any(k == "access_token" for k, _ in request.query):
         raise InvalidTokenError(description="An access token in the query string is not accepted.")
     raise NoBearerToken()

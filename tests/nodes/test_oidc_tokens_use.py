@@ -149,6 +149,8 @@ def test_userinfo_by_post_with_header_or_form_body_but_not_both(setup):
         assert http.post("/userinfo", data={"access_token": token}).status_code == 200
         both = http.post("/userinfo", data={"access_token": token}, headers={"Authorization": f"Bearer {token}"})
     assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+    twice = flow.post_pairs(live, "/userinfo", [("access_token", token), ("access_token", "another")])
+    assert twice.status_code == 400 and twice.json()["error"] == "invalid_request"
 
 
 def test_o19_expired_access_token_is_invalid_token(live_node):
