@@ -85,22 +85,9 @@ def write_lock_held_elsewhere(node) -> Iterator[None]:
 
 def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_written(granted):
     live, node, provider, platform, token = granted
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with node.direct_reads.write_lock:
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        held.wait(5)
-        with pytest.raises(WouldBlock), one_session(provider, secret_hash(token), on_loop=True):
-            provider.token(grant_request(live, platform, token))
-    finally:
-        release.set()
-        holder.join()
+    with write_lock_held_elsewhere(node), pytest.raises(WouldBlock), \
+            one_session(provider, secret_hash(token), on_loop=True):
+        provider.token(grant_request(live, platform, token))
     answer = flow.refresh(live, platform, token)
     assert answer.status_code == 200, "the token was not spent by the attempt on the loop"
 
