@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import warnings
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import nodes.storage.credential_tables
 import nodes.storage.models
 import nodes.storage.oidc_tables  # noqa: F401  (the tables register themselves in SQLModel.metadata)
+from nodes.storage.db import alembic_config, upgrade
 
 
 def test_the_migrated_database_matches_the_models(make_node):
@@ -21,3 +24,24 @@ def test_the_migrated_database_matches_the_models(make_node):
         warnings.filterwarnings("ignore", message=".*expression-based index")
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
+
+
+def _schema_differences(engine) -> list:
+    with engine.connect() as connection, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*expression-based index")
+        return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+
+def _index_names(engine, table: str) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes(table)}
+
+
+def test_every_migration_goes_down_to_the_first_and_back_up_to_the_same_schema(make_node):
+    """Each downgrade undoes its upgrade: going down to the first schema and up again gives the models' schema and
+    the same indexes (SQLite's table rebuilds lose what it cannot reflect, such as an expression index)."""
+    node = make_node()
+    indexes = _index_names(node.engine, "oidc_token")
+    command.downgrade(alembic_config(node.engine), "0001")
+    upgrade(node.engine)
+    assert _index_names(node.engine, "oidc_token") == indexes
+    assert _schema_differences(node.engine) == []

@@ -26,6 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('oidc_token', schema=None) as batch_op:
-        batch_op.drop_column('refresh_claims')
-        batch_op.drop_column('refresh_scope')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), not a batch: SQLite's batch rebuilds the table from what it
+    # can reflect, and it cannot reflect 0300's expression index, which would be lost.
+    op.drop_column('oidc_token', 'refresh_claims')
+    op.drop_column('oidc_token', 'refresh_scope')
