@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from federation.oidc.consent import chosen, consent_receipt
 from federation.oidc.models import Client, Consent
 from federation.oidc.provider import Provider
-from federation.oidc.scopes import RequestedItem
+from federation.oidc.scopes import OFFLINE_ACCESS, RequestedItem
 from nodes import audit
 from nodes.audit import record
 from nodes.clock import aware
@@ -81,6 +81,10 @@ def give_consent(
               "granted": granted, "granted_at": now, "receipt_id": receipt_id, "kind": "consent", "claims": granted,
               "receipt": receipt}
     node.direct_reads.write(_GIVE_CONSENT[node.engine.dialect.name], params)
+    if earlier is not None and OFFLINE_ACCESS in earlier.granted and OFFLINE_ACCESS not in granted:
+        # "Access while you are away" unticked: the refresh tokens it allowed stop now (introspection included), not
+        # at their next use; the refresh grant also refuses them on the consent it reads with the token.
+        SqlProviderStore(node).revoke_offline_access(member.id, client.client_id, now)
     return frozenset(granted)
 
 

@@ -687,6 +687,12 @@ class SqlProviderStore:
             self._revoke_in(db, where, now, "revoked_by_member")
         return True
 
+    def revoke_offline_access(self, member_id: int, client_id: str, now: datetime) -> int:
+        """Every token of the member at the client that came with a refresh token (offline access withdrawn)."""
+        where = ((col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id)
+                 & col(OidcToken.refresh_hash).is_not(None))
+        return self._revoke(where, now, "offline_access_withdrawn")
+
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
         with self._writing() as db:
             return self._revoke_in(db, where, now, reason)

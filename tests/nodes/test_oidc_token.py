@@ -522,8 +522,9 @@ def test_a_refresh_token_stops_once_the_member_unticks_access_while_away(setup):
     again = flow.authorize(browser, flow.auth_params(platform, Pkce(), "openid email offline_access",
                                                      prompt="consent"), ["email"])
     assert again.status_code == 302, again.text
-    assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
+    assert introspect(live, platform, tokens["refresh_token"]) == {"active": False}, "stopped at once, not at its use"
     assert flow.userinfo(live, tokens["access_token"]).status_code == 401, "the family is revoked"
+    assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
 
 
 def test_id_token_of_a_code_leaves_out_a_claim_the_member_withdrew_before_its_redemption(setup):
