@@ -31,9 +31,9 @@ OFFLINE_ACCESS = "offline_access"
 COMPANION_CLAIMS: dict[str, str] = {"email_verified": "email"}
 #: Items released with signed credentials, and the claims those credentials show whatever else the member chose:
 #: ``affiliations`` hands out the affiliation credentials (UserInfo's ``affiliation_credentials``), whose
-#: ``credentialSubject.name`` is the member's full name (credentials/affiliation.py). The credentials are signed as
-#: issued, so nothing can be left out of them, and they are the same for every platform.
-CREDENTIAL_CLAIMS: dict[str, tuple[str, ...]] = {"affiliations": ("name",)}
+#: ``credentialSubject.name`` is the member's full name, given and family names together (credentials/affiliation.py).
+#: The credentials are signed as issued, so nothing can be left out of them, and they are the same for every platform.
+CREDENTIAL_CLAIMS: dict[str, tuple[str, ...]] = {"affiliations": ("name", "given_name", "family_name")}
 
 
 @dataclass(frozen=True)

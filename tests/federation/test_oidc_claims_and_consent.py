@@ -132,8 +132,9 @@ def test_a_receipt_with_affiliations_lists_the_name_the_credentials_show_instead
     receipt = consent_receipt(
         receipt_id="r1", issued_at=datetime(2026, 1, 2, tzinfo=UTC), controller="École", controller_url="https://e.x",
         platform="Hub", platform_policy=None, subject="pairwise-sub", granted=["affiliations"],
-        refused=["name", "given_name", "family_name"],
+        refused=["name", "given_name", "family_name", "email"],
     )
     purpose = receipt["services"][0]["purposes"][0]
-    assert purpose["piiCategory"] == ["affiliations"] and purpose["refused"] == ["family_name", "given_name"]
-    assert purpose["credentials"] == {"affiliations": {"shows": ["name"], "sameForEveryPlatform": True}}
+    assert purpose["piiCategory"] == ["affiliations"] and purpose["refused"] == ["email"]
+    shown = ["family_name", "given_name", "name"]  # the full name is the given and the family name
+    assert purpose["credentials"] == {"affiliations": {"shows": shown, "sameForEveryPlatform": True}}

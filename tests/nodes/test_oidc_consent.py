@@ -321,8 +321,8 @@ def test_the_affiliations_item_says_its_signed_credentials_show_the_full_name(se
 def test_receipt_of_an_affiliations_grant_lists_the_name_as_shared_in_the_credentials_not_as_refused(setup):
     """Rule: ``refused`` lists only what the platform does not receive at all; the ``credentials`` entry names each
     granted item that hands out signed credentials and what they show. The name unticked beside "affiliations" still
-    reaches the platform inside the credentials, so it is listed there and not as refused (first and last names,
-    which the credentials do not carry, stay refused)."""
+    reaches the platform inside the credentials, so it is listed there and not as refused, with the first and last
+    names the full name is made of."""
     from nodes.credentials_service import ensure_member_credentials
 
     live, member, platform, browser = setup
@@ -335,8 +335,9 @@ def test_receipt_of_an_affiliations_grant_lists_the_name_as_shared_in_the_creden
     link = re.search(r'href="(/me/platforms/receipts/[0-9a-f-]+\.json)"', page).group(1)
     purpose = browser.get(link).json()["services"][0]["purposes"][0]
     assert purpose["piiCategory"] == ["affiliations"]
-    assert purpose["refused"] == ["family_name", "given_name"]
-    assert purpose["credentials"] == {"affiliations": {"shows": ["name"], "sameForEveryPlatform": True}}
+    assert purpose["refused"] == [], "the full name in the credentials is the given and the family name"
+    shown = ["family_name", "given_name", "name"]
+    assert purpose["credentials"] == {"affiliations": {"shows": shown, "sameForEveryPlatform": True}}
 
 
 def test_the_page_says_credentials_are_the_same_for_every_platform_when_affiliations_are_asked(setup):
