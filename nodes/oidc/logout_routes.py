@@ -7,9 +7,11 @@ redirected anywhere: the member sees our page and confirms with a CSRF-protected
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from federation.oidc.http import refuse_repeated
 from federation.oidc.logout import LogoutError, LogoutRequest, validate_logout
 from nodes.clock import aware
 from nodes.oidc.adapter import OAuthRequest
@@ -25,19 +27,20 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.get("/logout")
 def logout_get(request: Request, oauth: OAuthRequest) -> Response:
-    return _logout(request, dict(reversed(list(oauth.params))))
+    return _logout(request, list(oauth.params))
 
 
 @router.post("/logout")
 def logout_post(request: Request, oauth: OAuthRequest) -> Response:
-    return _logout(request, dict(reversed(list(oauth.params))))
+    return _logout(request, list(oauth.params))
 
 
-def _logout(request: Request, params: dict[str, str]) -> Response:
+def _logout(request: Request, params: list[tuple[str, str]]) -> Response:
     provider = provider_of(request)
     try:
-        checked = validate_logout(provider, params)
-    except LogoutError:
+        refuse_repeated(params)  # two hints or two URIs: which would be meant?
+        checked = validate_logout(provider, dict(params))
+    except (LogoutError, InvalidRequestError):
         return _page(request, refused=True, status=400)
     if checked.redirect_uri and _hint_is_for_this_session(request, checked):
         sign_out(request, via="oidc_logout", client=checked.client.client_id if checked.client else None)

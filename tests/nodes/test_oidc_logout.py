@@ -80,6 +80,16 @@ def test_w3_logout_never_redirects_to_an_unregistered_uri(setup, target):
     assert signed_in(browser), "a refused request signs nobody out"
 
 
+@pytest.mark.parametrize("repeated", ["id_token_hint", "post_logout_redirect_uri", "state"])
+def test_a_logout_request_that_repeats_a_parameter_is_refused_and_signs_nobody_out(setup, repeated):
+    _, _, browser, tokens = setup
+    params = [("id_token_hint", tokens["id_token"]), ("post_logout_redirect_uri", BYE), ("state", "s1")]
+    params.append((repeated, dict(params)[repeated]))
+    response = browser.get("/logout", params=params, headers=HTML)
+    assert response.status_code == 400 and "location" not in response.headers
+    assert signed_in(browser)
+
+
 def test_logout_without_hint_asks_for_confirmation_and_does_not_redirect(setup):
     _, platform, browser, _ = setup
     page = browser.get("/logout", params={"client_id": platform.client_id, "post_logout_redirect_uri": BYE},
