@@ -38,18 +38,6 @@ class ClaimsRequest:
     id_token: dict[str, ClaimRequirement] = field(default_factory=dict)
     subject: str | None = None  # the ``sub`` value asked for in the ID token
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form that :func:`parse_claims_request` reads back (stored with a pending authorization)."""
-        out: dict[str, Any] = {
-            member: {name: {"essential": True} if req.essential else None for name, req in claims.items()}
-            for member, claims in (("userinfo", self.userinfo), ("id_token", self.id_token))
-            if claims
-        }
-        if self.subject is not None:
-            sub = {"value": self.subject, **({"essential": True} if self.id_token["sub"].essential else {})}
-            out.setdefault("id_token", {})["sub"] = sub
-        return out
-
 
 def parse_claims_request(raw: str | None) -> ClaimsRequest:
     """Parse the ``claims`` parameter; ``None`` or empty gives an empty request. Raises :class:`ClaimsRequestError`."""

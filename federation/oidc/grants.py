@@ -86,7 +86,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             raise RequestNotSupportedError()
         if "request_uri" in data:
             raise RequestUriNotSupportedError()
-        self.code_challenge, _ = pkce.check_challenge(data, self.request.payload.datalist)
+        self.code_challenge, _ = pkce.check_challenge(data)
         if data.get("response_mode", "query") != "query":
             raise InvalidRequestError("Only 'response_mode=query' is supported.")
         prompts = frozenset((data.get("prompt") or "").split())

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 
@@ -24,11 +24,9 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
 
 
-def check_challenge(data: Mapping[str, str], datalist: Mapping[str, Sequence[str]]) -> tuple[str, str]:
-    """Validate the authorization request's challenge; returns ``(challenge, "S256")`` or raises ``invalid_request``."""
-    for name in ("code_challenge", "code_challenge_method"):
-        if len(datalist.get(name, [])) > 1:
-            raise InvalidRequestError(f"Multiple '{name}' in request.")
+def check_challenge(data: Mapping[str, str]) -> tuple[str, str]:
+    """Validate the authorization request's challenge; returns ``(challenge, "S256")`` or raises ``invalid_request``.
+    A repeated challenge never reaches here (:func:`federation.oidc.http.refuse_repeated`)."""
     challenge = data.get("code_challenge")
     method = data.get("code_challenge_method")
     if not challenge:

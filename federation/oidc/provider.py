@@ -117,7 +117,8 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         there: the id is public, so a lock of the id alone would let anyone on the Internet lock the real client
         out with a few wrong secrets (SECURITY W6; the denial of service of RFC 9700 §4.16). The lock is checked
         before the credentials, so a locked address cannot go on guessing. A success clears its address's counter
-        (as a member's sign-in clears the account's); the store writes only when a counter exists."""
+        (as a member's sign-in clears the account's); within a request the node's store knows from the lock's
+        read whether a counter exists, and writes only then."""
         used = [
             extract_basic_authorization(request.headers)[0] is not None,
             "client_secret" in request.form,

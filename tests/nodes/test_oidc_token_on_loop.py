@@ -86,7 +86,7 @@ def write_lock_held_elsewhere(node) -> Iterator[None]:
 def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_written(granted):
     live, node, provider, platform, token = granted
     with write_lock_held_elsewhere(node), pytest.raises(WouldBlock), \
-            one_session(provider, secret_hash(token), on_loop=True):
+            one_session(provider, secret_hash(token), on_loop=True, address=flow.PLATFORM_ADDRESS):
         provider.token(grant_request(live, platform, token))
     answer = flow.refresh(live, platform, token)
     assert answer.status_code == 200, "the token was not spent by the attempt on the loop"
@@ -94,7 +94,7 @@ def test_a_write_lock_held_by_another_thread_hands_the_grant_back_with_nothing_w
 
 def test_the_same_grant_on_the_loop_with_the_lock_free_rotates_the_token(granted):
     live, _, provider, platform, token = granted
-    with one_session(provider, secret_hash(token), on_loop=True):
+    with one_session(provider, secret_hash(token), on_loop=True, address=flow.PLATFORM_ADDRESS):
         answer = provider.token(grant_request(live, platform, token))
     assert answer.status == 200 and answer.body["refresh_token"] != token
     assert flow.refresh(live, platform, token).json()["error"] == "invalid_grant", "rotated: the old token is spent"
