@@ -61,59 +61,57 @@ def test_member_links_school_and_company_in_one_platform_session(live_node):
         platform.stop()
 
 
-def test_credential_about_the_member_who_signed_in_is_verified_and_says_whom_it_is_about(live_node):
-    school = live_node()
-    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
+def _holding_a_credential(school, **member):
+    """A member of ``school`` (Alice unless told otherwise) holding their affiliation's credential, issued by the
+    node's own issuance."""
+    row = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION], **member)
+    assert ensure_member_credentials(node_context(school), row.id, actor="test")
+    return row
+
+
+def _platform_page_after_sign_in(school, **sign_in_options) -> str:
+    """Alumni Hub's page once Alice has signed in with ``school``."""
     platform = start_platform({"school": ("École Test", school)})
     try:
         with httpx.Client(follow_redirects=True, timeout=15) as http:
-            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example")
-        assert page.text.count("Verified:") == 1 and "Not verified" not in page.text
-        assert "<dt>Issued to</dt><dd>Alice Martin</dd>" in page.text
-        assert "holder: passed — issued to Alice Martin, the name you signed in with" in page.text
+            return sign_in_through_platform(http, platform, "school", "alice@ecole.example", **sign_in_options).text
     finally:
         platform.stop()
+
+
+def test_credential_about_the_member_who_signed_in_is_verified_and_says_whom_it_is_about(live_node):
+    school = live_node()
+    _holding_a_credential(school)
+    page = _platform_page_after_sign_in(school)
+    assert page.count("Verified:") == 1 and "Not verified" not in page
+    assert "<dt>Issued to</dt><dd>Alice Martin</dd>" in page
+    assert "holder: passed — issued to Alice Martin, the name you signed in with" in page
 
 
 def test_another_members_credential_is_not_shown_as_verified(live_node):
     """The node is made to hand Alice Bruno's credential too, by moving its row to her in the node's database (a
     node that mixes members up; no code is replaced): the real UserInfo answer then carries it to the platform."""
     school = live_node()
-    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    bruno = seed_member(school.node.engine, email="bruno@ecole.example", given_name="Bruno", family_name="Durand",
-                        password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    for member in (alice, bruno):
-        assert ensure_member_credentials(node_context(school), member.id, actor="test")
+    alice = _holding_a_credential(school)
+    bruno = _holding_a_credential(school, email="bruno@ecole.example", given_name="Bruno", family_name="Durand")
     with transaction(school.node.engine) as db:
         db.execute(update(IssuedCredential).where(IssuedCredential.member_id == bruno.id)
                    .values(member_id=alice.id))
-    platform = start_platform({"school": ("École Test", school)})
-    try:
-        with httpx.Client(follow_redirects=True, timeout=15) as http:
-            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example")
-        assert page.text.count("Verified:") == 1 and page.text.count("Not verified:") == 1
-        assert "<dt>Issued to</dt><dd>Bruno Durand</dd>" in page.text
-        assert "holder: failed — issued to someone else: Bruno Durand, not Alice Martin" in page.text
-    finally:
-        platform.stop()
+    page = _platform_page_after_sign_in(school)
+    assert page.count("Verified:") == 1 and page.count("Not verified:") == 1
+    assert "<dt>Issued to</dt><dd>Bruno Durand</dd>" in page
+    assert "holder: failed — issued to someone else: Bruno Durand, not Alice Martin" in page
 
 
 def test_without_the_members_name_a_genuine_credential_is_unmatched_not_verified(live_node):
     school = live_node()
-    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
-    platform = start_platform({"school": ("École Test", school)})
-    try:
-        with httpx.Client(follow_redirects=True, timeout=15) as http:
-            page = sign_in_through_platform(http, platform, "school", "alice@ecole.example", claims=["affiliations"])
-        assert "Génie civil" in page.text and "Name</dt><dd><span class=\"hint\">not shared" in page.text
-        assert "Verified:" not in page.text and "Not verified:" not in page.text
-        assert page.text.count("Genuine, but not matched to you:") == 1
-        assert "holder: unknown — issued to Alice Martin; your name was not shared" in page.text
-        assert "signature: passed" in page.text and "status: passed" in page.text
-    finally:
-        platform.stop()
+    _holding_a_credential(school)
+    page = _platform_page_after_sign_in(school, claims=["affiliations"])
+    assert "Génie civil" in page and "Name</dt><dd><span class=\"hint\">not shared" in page
+    assert "Verified:" not in page and "Not verified:" not in page
+    assert page.count("Genuine, but not matched to you:") == 1
+    assert "holder: unknown — issued to Alice Martin; your name was not shared" in page
+    assert "signature: passed" in page and "status: passed" in page
 
 
 def test_claims_the_member_did_not_tick_never_reach_the_platform(live_node):
