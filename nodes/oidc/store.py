@@ -324,6 +324,11 @@ def client_throttle_key(client_id: str, address: str) -> str:
     return f"{CLIENT_KEY_PREFIX}{client_id}{ADDRESS_SEPARATOR}{address}"
 
 
+def _tokens_of(member_id: int, client_id: str) -> Any:
+    """The tokens of a member at a client (what a disconnection or a withdrawal revokes)."""
+    return (col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id)
+
+
 def to_client(row: Any) -> Client:
     return Client(
         client_id=row.client_id, name=row.name, redirect_uris=tuple(row.redirect_uris),
@@ -683,14 +688,12 @@ class SqlProviderStore:
             row.revoked_at = now
             db.add(row)
             audit(db)
-            where = (col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id)
-            self._revoke_in(db, where, now, "revoked_by_member")
+            self._revoke_in(db, _tokens_of(member_id, client_id), now, "revoked_by_member")
         return True
 
     def revoke_offline_access(self, member_id: int, client_id: str, now: datetime) -> int:
         """Every token of the member at the client that came with a refresh token (offline access withdrawn)."""
-        where = ((col(OidcToken.member_id) == member_id) & (col(OidcToken.client_id) == client_id)
-                 & col(OidcToken.refresh_hash).is_not(None))
+        where = _tokens_of(member_id, client_id) & col(OidcToken.refresh_hash).is_not(None)
         return self._revoke(where, now, "offline_access_withdrawn")
 
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
