@@ -1,8 +1,9 @@
 """Consents remembered per member and platform, the grant log behind "Connected platforms", consent receipts.
 
 Giving consent, signing in to a platform and disconnecting it are each one transaction with their audit event.
-Disconnecting revokes the consent and every token of the member at that platform at once: the next userinfo,
-refresh or introspection call of the platform fails.
+Disconnecting revokes the consent, the codes not yet redeemed and every token of the member at that platform at
+once: the next userinfo, refresh or introspection call of the platform fails. A consent that allows again what it had
+stopped (a reconnection) first revokes any token left from before (ADR 0100, on races with a disconnection).
 """
 
 from __future__ import annotations
@@ -80,11 +81,17 @@ def give_consent(
     params = {**event, "member_id": member.id, "client_id": client.client_id, "decided": sorted(keep_decided | asked),
               "granted": granted, "granted_at": now, "receipt_id": receipt_id, "kind": "consent", "claims": granted,
               "receipt": receipt}
+    store = SqlProviderStore(node)
+    if earlier is None:
+        # A first connection, or a new one after a disconnection: nothing of the earlier one may live on.
+        store.revoke_leftovers(member.id, client.client_id, now, "reconnected")
+    elif OFFLINE_ACCESS not in earlier.granted and OFFLINE_ACCESS in granted:
+        store.revoke_leftovers(member.id, client.client_id, now, "offline_access_granted_again", refresh_only=True)
     node.direct_reads.write(_GIVE_CONSENT[node.engine.dialect.name], params)
     if earlier is not None and OFFLINE_ACCESS in earlier.granted and OFFLINE_ACCESS not in granted:
         # "Access while you are away" unticked: the refresh tokens it allowed stop now (introspection included), not
         # at their next use; the refresh grant also refuses them on the consent it reads with the token.
-        SqlProviderStore(node).revoke_offline_access(member.id, client.client_id, now)
+        store.revoke_offline_access(member.id, client.client_id, now)
     return frozenset(granted)
 
 

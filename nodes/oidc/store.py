@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, bindparam, exists, func, insert, literal, update
+from sqlalchemy import JSON, Select, String, bindparam, delete, exists, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -675,9 +675,16 @@ class SqlProviderStore:
         self._revoke(col(OidcToken.id) == token_id, now, "revoked_by_client")
 
     def disconnect(self, member_id: int, client_id: str, now: datetime, audit: Callable[[Session], object]) -> bool:
-        """Revoke the member's live consent for the client and every token of theirs at it, with ``audit``'s event,
-        in one transaction: no moment, and no failure, leaves a token alive after its consent. ``False`` if the
-        platform was not connected."""
+        """Revoke the member's live consent for the client, delete the codes of theirs it has not redeemed, and
+        revoke every token of theirs at it, with ``audit``'s event, in one transaction: no failure leaves a token
+        alive after its consent. ``False`` if the platform was not connected.
+
+        The statements run in that order, each on its own snapshot (READ COMMITTED on PostgreSQL), to close the
+        races with a redemption in flight. A redemption that marked its code first holds the code's row, so the
+        delete waits for it to commit its token, and the revocation after it sees that token; one that comes later
+        finds no code. A rotation in flight can still commit a token after the revocation has listed the tokens,
+        but only before this transaction commits (the revocation waits on the old token's row). Such a token is
+        dead while the consent is revoked, and :meth:`revoke_leftovers` ends it when the member connects again."""
         with self._writing() as db:
             row = db.exec(select(OidcConsent).where(
                 OidcConsent.member_id == member_id, OidcConsent.client_id == client_id,
@@ -688,13 +695,28 @@ class SqlProviderStore:
             row.revoked_at = now
             db.add(row)
             audit(db)
+            db.flush()
+            db.execute(delete(OidcCode).where(
+                col(OidcCode.member_id) == member_id, col(OidcCode.client_id) == client_id,
+                col(OidcCode.used_at).is_(None)))
             self._revoke_in(db, _tokens_of(member_id, client_id), now, "revoked_by_member")
         return True
 
     def revoke_offline_access(self, member_id: int, client_id: str, now: datetime) -> int:
         """Every token of the member at the client that came with a refresh token (offline access withdrawn)."""
-        where = _tokens_of(member_id, client_id) & col(OidcToken.refresh_hash).is_not(None)
-        return self._revoke(where, now, "offline_access_withdrawn")
+        return self.revoke_leftovers(member_id, client_id, now, "offline_access_withdrawn", refresh_only=True)
+
+    def revoke_leftovers(self, member_id: int, client_id: str, now: datetime, reason: str,
+                         refresh_only: bool = False) -> int:
+        """Revoke the member's live tokens at the client (only those that came with a refresh token with
+        ``refresh_only``). A consent that allows again what it had stopped (a connection after a disconnection,
+        access while away granted after it was withdrawn) calls this before it is saved: a token the stop could not
+        reach (a rotation that raced it, a revocation that failed after the consent was saved) was dead only
+        because the consent did not allow it, and must not come back to life with the new consent."""
+        where = _tokens_of(member_id, client_id)
+        if refresh_only:
+            where = where & col(OidcToken.refresh_hash).is_not(None)
+        return self._revoke(where, now, reason)
 
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
         with self._writing() as db:

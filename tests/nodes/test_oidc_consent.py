@@ -261,10 +261,31 @@ def test_a_disconnection_that_cannot_revoke_the_tokens_leaves_the_platform_conne
         actions = [e.action for e in db.exec(select(AuditEvent))]
     assert consent.revoked_at is None and "oidc.platform.revoked" not in actions
     assert flow.userinfo(live, tokens["access_token"]).status_code == 200
-    with live.node.engine.begin() as db:
-        db.execute(text("DROP TRIGGER refuse_token_update" + ("" if live.node.engine.dialect.name == "sqlite"
-                                                                else " ON oidc_token")))
+    _allow_token_updates(live.node.engine)
     assert flow.disconnect(browser, platform).status_code == 303
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+
+
+def _allow_token_updates(engine) -> None:
+    with engine.begin() as db:
+        db.execute(text("DROP TRIGGER refuse_token_update" + ("" if engine.dialect.name == "sqlite"
+                                                                else " ON oidc_token")))
+
+
+def test_refresh_tokens_a_withdrawal_could_not_revoke_stay_dead_when_access_while_away_is_allowed_again(setup):
+    """Unticking "access while you are away" saves the choice, then revokes the refresh tokens. When the revocation
+    fails, those tokens are dead only because the consent no longer allows them. Ticking the box again revokes
+    what is left before the choice is saved, so the old refresh token does not come back to life."""
+    live, _, platform, browser = setup
+    scope = "openid offline_access"
+    tokens = flow.tokens_for(live, browser, platform, scope, ["offline_access"])
+    _refuse_token_updates(live.node.engine)
+    withdrawn = flow.authorize(browser, auth_params(platform, Pkce(), scope, prompt="consent"), [])
+    assert withdrawn.status_code >= 500
+    _allow_token_updates(live.node.engine)
+    flow.code_for(browser, platform, Pkce(), scope, ["offline_access"], prompt="consent")
+    refreshed = flow.refresh(live, platform, tokens["refresh_token"])
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
     assert flow.userinfo(live, tokens["access_token"]).status_code == 401
 
 
