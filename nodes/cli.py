@@ -92,7 +92,8 @@ def db_purge() -> None:
                                        secret=_secret(node)))
     console.print(f"deleted {report.tokens} tokens, {report.codes} codes, {report.sessions} sessions, "
                   f"{report.interactions} authorization requests and {report.assertion_ids} assertion ids "
-                  f"that expired more than {GRACE.days} day ago")
+                  f"that expired more than {GRACE.days} day ago, and {report.failure_counters} failure counters "
+                  f"idle as long")
 
 
 @keys_app.command("rotate")

@@ -11,7 +11,11 @@ What goes (:data:`GRACE` after the moment it stopped being usable, so that logs 
   detection, RFC 9700 §4.14.2); after it, it is refused as unknown, as any expired token is;
 - an authorization code once expired and no longer referenced by a token: a used code stays while the tokens of
   its first use exist, so a replay still revokes them;
-- a browser session, a parked authorization request, a used client-assertion ``jti`` once expired.
+- a browser session, a parked authorization request, a used client-assertion ``jti`` once expired;
+- a failure counter of ``login_throttle`` (an account, an address, a client at an address) once its latest failure
+  is older than :data:`nodes.throttle.FORGET_AFTER` (a day, as :data:`GRACE`): the next failure would start it again
+  at one, and its lock, an hour at most after that failure, has passed. Failed attempts from ever new addresses
+  would otherwise fill the table.
 
 Nothing a member sees goes: "Connected platforms" and the consent receipts read ``oidc_grant``, and the audit log is
 append-only. Deletes go in batches of :data:`BATCH` rows, each committed on its own, so a SQLite writer never waits
@@ -30,7 +34,7 @@ from sqlalchemy import and_, bindparam, delete, exists, func, select
 
 from nodes.context import NodeContext
 from nodes.storage.direct import DirectStatement
-from nodes.storage.models import WebSession
+from nodes.storage.models import LoginThrottle, WebSession
 from nodes.storage.oidc_tables import OidcAssertionJti, OidcCode, OidcInteraction, OidcToken
 
 GRACE = timedelta(days=1)
@@ -49,7 +53,9 @@ _CODES = OidcCode.__table__  # type: ignore[attr-defined]
 _SESSIONS = WebSession.__table__  # type: ignore[attr-defined]
 _INTERACTIONS = OidcInteraction.__table__  # type: ignore[attr-defined]
 _JTIS = OidcAssertionJti.__table__  # type: ignore[attr-defined]
+_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _CUTOFF: Any = bindparam("cutoff")
+# A counter is forgotten FORGET_AFTER after its latest failure, which is GRACE: the purge's one cutoff serves.
 
 _PURGES = {
     # A refresh token outlives its access token: the row is usable until the later one expires. The expression is
@@ -61,6 +67,7 @@ _PURGES = {
     "sessions": _batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF),
     "interactions": _batched(_INTERACTIONS, _INTERACTIONS.c.id_hash, _INTERACTIONS.c.expires_at < _CUTOFF),
     "assertion_ids": _batched(_JTIS, _JTIS.c.key, _JTIS.c.expires_at < _CUTOFF),
+    "failure_counters": _batched(_THROTTLE, _THROTTLE.c.key, _THROTTLE.c.last_failure_at < _CUTOFF),
 }
 
 
@@ -73,6 +80,7 @@ class PurgeReport:
     sessions: int = 0
     interactions: int = 0
     assertion_ids: int = 0
+    failure_counters: int = 0
 
     @property
     def total(self) -> int:

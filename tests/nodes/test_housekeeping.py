@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from nodes.cli import app
 from nodes.housekeeping import BATCH, purge_expired
-from nodes.storage.models import WebSession
+from nodes.storage.models import LoginThrottle, WebSession
 from nodes.storage.oidc_tables import OidcCode, OidcToken
+from tests.e2e.browsing import sign_in
 from tests.movable_clock import MovableClock
 from tests.nodes import oidc_flow as flow
 from tests.nodes.credential_support import context
@@ -109,6 +110,23 @@ def test_a_family_s_rows_go_once_its_last_refresh_token_expired(live_node):
     assert flow.count(live, OidcToken) == 0
 
 
+def test_failure_counters_go_once_their_latest_failure_is_a_day_old(live_node):
+    """A wrong password counts for the account and the address, a wrong client secret for the client at its
+    address (nodes/throttle.py). A day after the latest failure the next one would start again at one, and any
+    lock has passed: the rows go, so failures from ever new addresses cannot fill the table."""
+    clock, live, platform, _ = _signed_in(live_node)
+    assert sign_in(live.client(follow_redirects=False), "alice@ecole.example", "not the password").status_code != 303
+    wrong = flow.Platform(platform.client_id, "nope", platform.redirect_uri, platform.auth_method)
+    assert flow.token_request(live, wrong, {"grant_type": "refresh_token", "refresh_token": "x"}).status_code == 401
+    assert flow.count(live, LoginThrottle) == 3
+    node = context(live.node, clock)
+    clock.advance(hours=23, minutes=59)
+    assert purge_expired(node).failure_counters == 0
+    clock.advance(minutes=2)
+    assert purge_expired(node).failure_counters == 3
+    assert flow.count(live, LoginThrottle) == 0
+
+
 def test_more_rows_than_one_batch_are_all_deleted_and_live_ones_kept(make_node):
     node = make_node()
     ctx = context(node)
@@ -125,7 +143,7 @@ def test_passerelle_db_purge_reports_what_it_deleted(make_node):
     _sessions(node, timedelta(days=-2), 4, context(node).clock())
     result = CliRunner().invoke(app, ["-c", str(node.config_file), "db", "purge"])
     assert result.exit_code == 0, result.output
-    assert "deleted 0 tokens, 0 codes, 4 sessions" in result.output
+    assert "deleted 0 tokens, 0 codes, 4 sessions" in result.output and "0 failure counters" in result.output
     assert flow.count(node, WebSession) == 0
 
 
