@@ -676,8 +676,8 @@ class SqlProviderStore:
 
     def disconnect(self, member_id: int, client_id: str, now: datetime, audit: Callable[[Session], object]) -> bool:
         """Revoke the member's live consent for the client, delete the codes of theirs it has not redeemed, and
-        revoke every token of theirs at it, with ``audit``'s event, in one transaction: no failure leaves a token
-        alive after its consent. ``False`` if the platform was not connected.
+        revoke every token of theirs at it, with ``audit``'s event and a history line, in one transaction: no
+        failure leaves a token alive after its consent. ``False`` if the platform was not connected.
 
         The statements run in that order, each on its own snapshot (READ COMMITTED on PostgreSQL), to close the
         races with a redemption in flight. A redemption that marked its code first holds the code's row, so the
@@ -694,6 +694,8 @@ class SqlProviderStore:
                 return False
             row.revoked_at = now
             db.add(row)
+            db.add(OidcGrant(receipt_id=str(uuid.uuid4()), member_id=member_id, client_id=client_id,
+                             kind="disconnected", at=now))  # the line of "Connected platforms" that says when
             audit(db)
             db.flush()
             db.execute(delete(OidcCode).where(

@@ -106,7 +106,8 @@ class OidcConsent(SQLModel, table=True):
 
 
 class OidcGrant(SQLModel, table=True):
-    """The log behind "Connected platforms": each consent given (with its receipt) and each code issued."""
+    """The log behind "Connected platforms": each consent given (with its receipt), each code issued, each
+    disconnection."""
 
     __tablename__ = "oidc_grant"
 
@@ -114,7 +115,7 @@ class OidcGrant(SQLModel, table=True):
     receipt_id: str = Field(unique=True, max_length=64)
     member_id: int = Field(foreign_key="member.id", index=True)
     client_id: str = Field(foreign_key="oidc_client.client_id", max_length=64)
-    kind: str = Field(max_length=20)  # "consent" (a receipt) or "signin" (a code issued)
+    kind: str = Field(max_length=20)  # "consent" (a receipt), "signin" (a code issued) or "disconnected"
     claims: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(index=True)
     receipt: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -82,7 +82,8 @@ def test_member_signs_in_to_the_platform_with_the_school_then_revokes_it_and_its
         assert page.get_by_role("heading", name="Alumni Hub").is_visible()
         page.get_by_role("button", name="Disconnect this platform").click()
         page.wait_for_url(school.url + "/me/platforms")
-        assert page.get_by_text("disconnected").is_visible()
+        assert page.get_by_text("(disconnected)").is_visible()
+        assert page.get_by_role("cell", name="Disconnected by you: its access stopped").is_visible()
 
         page.goto(platform.url)
         page.get_by_role("button", name="Refresh my data from École Test").click()

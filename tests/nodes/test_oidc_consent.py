@@ -143,7 +143,11 @@ def test_connected_platforms_shows_what_each_received_and_revoking_stops_its_tok
         events = [(e.action, e.actor) for e in db.exec(select(AuditEvent))]
     assert ("oidc.platform.revoked", member.public_id) in events
     after = browser.get("/me/platforms", headers=EN).text
-    assert "disconnected" in after
+    assert "(disconnected)" in after
+    history = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]*?)</td>", after)
+    lines = [" ".join(line.split()) for line in history]
+    assert len(lines) == 3 and lines[0] == "Disconnected by you: its access stopped", "newest first"
+    assert lines[1].startswith("Signed in, sent: Your e-mail address") and lines[2].startswith("Consent given:")
 
 
 def test_each_code_issued_is_logged_as_a_sign_in_with_the_names_of_the_claims_it_releases(setup):
@@ -260,6 +264,7 @@ def test_a_disconnection_that_cannot_revoke_the_tokens_leaves_the_platform_conne
         consent = db.exec(select(OidcConsent).where(OidcConsent.client_id == platform.client_id)).one()
         actions = [e.action for e in db.exec(select(AuditEvent))]
     assert consent.revoked_at is None and "oidc.platform.revoked" not in actions
+    assert flow.count(live, OidcGrant) == 2, "the consent and the sign-in: no line says it was disconnected"
     assert flow.userinfo(live, tokens["access_token"]).status_code == 200
     _allow_token_updates(live.node.engine)
     assert flow.disconnect(browser, platform).status_code == 303
