@@ -13,8 +13,8 @@ What goes (:data:`GRACE` after the moment it stopped being usable, so that logs 
   its first use exist, so a replay still revokes them;
 - a browser session, a parked authorization request, a used client-assertion ``jti`` once expired;
 - a failure counter of ``login_throttle`` (an account, an address, a client at an address) once its latest failure
-  is older than :data:`nodes.throttle.FORGET_AFTER` (a day, as :data:`GRACE`): the next failure would start it again
-  at one, and its lock, an hour at most after that failure, has passed. Failed attempts from ever new addresses
+  is older than :data:`nodes.throttle.FORGET_AFTER` (a day): the next failure would start it again at one, and its
+  lock, an hour at most after that failure, has passed. Failed attempts from ever new addresses
   would otherwise fill the table.
 
 Nothing a member sees goes: "Connected platforms" and the consent receipts read ``oidc_grant``, and the audit log is
@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, func, select
 
+from nodes import throttle
 from nodes.context import NodeContext
 from nodes.storage.direct import DirectStatement
 from nodes.storage.models import LoginThrottle, WebSession
@@ -44,8 +45,11 @@ log = logging.getLogger("passerelle.housekeeping")
 
 
 def _batched(table: Any, key: Any, where: Any) -> DirectStatement:
-    """``DELETE`` at most :data:`BATCH` rows matching ``where``, chosen by their primary key ``key``."""
-    return DirectStatement(delete(table).where(key.in_(select(key).where(where).limit(BATCH).scalar_subquery())))
+    """``DELETE`` at most :data:`BATCH` rows matching ``where``, chosen by their primary key ``key``. The delete
+    checks ``where`` again: on PostgreSQL a row updated after the subquery chose it (a failure counted again) is
+    re-read when its lock is released, and only the outer condition is evaluated on the new version."""
+    chosen = key.in_(select(key).where(where).limit(BATCH).scalar_subquery())
+    return DirectStatement(delete(table).where(chosen, where))
 
 
 _TOKENS = OidcToken.__table__  # type: ignore[attr-defined]
@@ -55,7 +59,6 @@ _INTERACTIONS = OidcInteraction.__table__  # type: ignore[attr-defined]
 _JTIS = OidcAssertionJti.__table__  # type: ignore[attr-defined]
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _CUTOFF: Any = bindparam("cutoff")
-# A counter is forgotten FORGET_AFTER after its latest failure, which is GRACE: the purge's one cutoff serves.
 
 _PURGES = {
     # A refresh token outlives its access token: the row is usable until the later one expires. The expression is
@@ -67,8 +70,11 @@ _PURGES = {
     "sessions": _batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF),
     "interactions": _batched(_INTERACTIONS, _INTERACTIONS.c.id_hash, _INTERACTIONS.c.expires_at < _CUTOFF),
     "assertion_ids": _batched(_JTIS, _JTIS.c.key, _JTIS.c.expires_at < _CUTOFF),
+    # Here the cutoff is the moment failures older than it are forgotten (:data:`nodes.throttle.FORGET_AFTER`).
     "failure_counters": _batched(_THROTTLE, _THROTTLE.c.key, _THROTTLE.c.last_failure_at < _CUTOFF),
 }
+#: How long before the purge a row must have stopped serving, by kind.
+_AGES = {name: throttle.FORGET_AFTER if name == "failure_counters" else GRACE for name in _PURGES}
 
 
 @dataclass
@@ -91,9 +97,10 @@ def purge_expired(node: NodeContext, now: datetime | None = None) -> PurgeReport
     """Delete what expired more than :data:`GRACE` before ``now`` (the node's clock by default).
 
     Tokens go before codes: a code becomes deletable once the tokens of its first use are gone."""
-    cutoff = (now or node.clock()) - GRACE
+    now = now or node.clock()
     report = PurgeReport()
     for name, statement in _PURGES.items():
+        cutoff = now - _AGES[name]
         deleted = BATCH
         while deleted == BATCH:
             deleted = node.direct_reads.write(statement, {"cutoff": cutoff})
