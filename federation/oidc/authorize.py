@@ -133,10 +133,12 @@ def covers(consent: Consent | None, items: list[RequestedItem]) -> bool:
 
 
 def issue_code(
-    provider: Provider, authorization: Authorization, member_id: int, auth_time: datetime, granted: frozenset[str]
+    provider: Provider, authorization: Authorization, member_id: int, auth_time: datetime, consent: Consent
 ) -> HttpResponse:
-    """Step 3: store a code for the consented claims and redirect with ``code``, ``state`` and ``iss``."""
-    user = GrantUser(member_id, auth_time, released_names(authorization.items, granted))
+    """Step 3: store a code for what ``consent`` (the member's live consent) grants, under its connection, and
+    redirect with ``code``, ``state`` and ``iss``."""
+    granted = consent.granted
+    user = GrantUser(member_id, auth_time, released_names(authorization.items, granted), consent.connection)
     grant = authorization.grant
     if "offline_access" not in granted:
         grant.request.scope = " ".join(s for s in grant.request.scope.split() if s != "offline_access")

@@ -95,7 +95,8 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         record, client = token.record, token.client
         store = self.server.store
         member = store.member_claims(record.member_id)
-        if client is None or member is None or store.get_consent(record.member_id, client.client_id) is None:
+        live = self.server.live_consent(record.member_id, client.client_id, record.connection) if client else None
+        if client is None or member is None or live is None:
             return {"active": False}
         return {
             "active": True,
@@ -164,7 +165,7 @@ def userinfo(provider: Provider, request: HttpRequest) -> HttpResponse:
             raise InsufficientScopeError(description="UserInfo needs a token with the 'openid' scope.")
         client = view.client
         member = provider.store.member_claims(view.record.member_id)
-        consent = provider.store.get_consent(view.record.member_id, view.record.client_id)
+        consent = provider.live_consent(view.record.member_id, view.record.client_id, view.record.connection)
         if client is None or member is None or consent is None:
             raise InvalidTokenError()
     except (InvalidTokenError, InsufficientScopeError, InvalidRequestError) as error:

@@ -50,6 +50,7 @@ class GrantUser:
     member_id: int
     auth_time: datetime
     released: dict[str, list[str]]
+    connection: int
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -117,6 +118,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 code_challenge_method="S256",
                 auth_time=user.auth_time,
                 expires_at=now + timedelta(seconds=self.server.config.code_ttl),
+                connection=user.connection,
                 nonce=request.payload.data.get("nonce") or None,
                 claims=user.released,
             )
@@ -153,7 +155,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         store, now = self.server.store, self.server.now()
         code_id = code.id
         assert code_id is not None
-        consent = self.server.check_grant_still_allowed(code.member_id, client.client_id)
+        consent = self.server.check_grant_still_allowed(code.member_id, client.client_id, code.connection)
         try:
             token = self.server.issue_tokens(
                 client, code.member_id, code.scope, code.claims, code.auth_time, consent=consent,
@@ -195,7 +197,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         store, now = self.server.store, self.server.now()
         old_id = old.id
         assert old_id is not None
-        consent = self.server.check_grant_still_allowed(old.member_id, client.client_id)
+        consent = self.server.check_grant_still_allowed(old.member_id, client.client_id, old.connection)
         if OFFLINE_ACCESS not in consent.granted:
             # The member answered a consent page since, leaving "access while you are away" unticked: the refresh
             # tokens they had allowed stop, as they would on disconnecting the platform.

@@ -106,6 +106,8 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge_method: str
     auth_time: datetime
     expires_at: datetime
+    #: The member's connection to the platform under which the code was issued (:attr:`Consent.connection`).
+    connection: int
     nonce: str | None = None
     claims: dict[str, list[str]] = field(default_factory=dict)
     id: int | None = None
@@ -142,6 +144,8 @@ class TokenRecord:
     auth_time: datetime
     issued_at: datetime
     access_expires_at: datetime
+    #: The connection of the code the family descends from (:attr:`Consent.connection`).
+    connection: int
     refresh_hash: str | None = None
     refresh_expires_at: datetime | None = None
     #: The refresh token's scope and claims, where they differ from the access token's (``scope``, ``claims``): a
@@ -205,13 +209,19 @@ class TokenView(TokenMixin):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class Consent:
-    """A member's remembered choice for one platform: what was shown (``decided``) and what was ticked."""
+    """A member's remembered choice for one platform: what was shown (``decided``) and what was ticked.
+
+    ``connection`` names this connection of the member to the platform: it is drawn anew when the member connects
+    the platform again after disconnecting it, and every code and token carries the one it was issued under. A
+    code or token of an earlier connection is worthless (:meth:`Provider.live_consent`), whenever it was written:
+    a request that read the consent before a disconnection and wrote after it cannot bring anything back."""
 
     member_id: int
     client_id: str
     decided: frozenset[str]
     granted: frozenset[str]
     granted_at: datetime
+    connection: int
 
 
 @dataclass(frozen=True)

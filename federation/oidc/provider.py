@@ -160,10 +160,16 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
     def subject(self, client: Client, local_id: str) -> str:
         return subject_for(client.subject_type, self.subject_salt, client.sector, local_id)
 
-    def check_grant_still_allowed(self, member_id: int, client_id: str) -> Consent:
+    def live_consent(self, member_id: int, client_id: str, connection: int) -> Consent | None:
+        """The member's live consent for the platform, if a code or token issued under ``connection`` still stands
+        on it: ``None`` when the platform was disconnected since, even if it was connected again."""
+        consent = self.store.get_consent(member_id, client_id)
+        return consent if consent is not None and consent.connection == connection else None
+
+    def check_grant_still_allowed(self, member_id: int, client_id: str, connection: int) -> Consent:
         """A code or refresh token is worthless once the member revoked the platform or left the roster. Returns
         the member's live consent (read with the code or token), which says what the new ID token may release."""
-        consent = self.store.get_consent(member_id, client_id)
+        consent = self.live_consent(member_id, client_id, connection)
         if consent is None or self.store.member_claims(member_id) is None:
             raise InvalidGrantError("The grant was revoked.")
         return consent
@@ -195,6 +201,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
             family=family, client_id=client.client_id, member_id=member_id,
             access_hash=secret_hash(token["access_token"]), scope=access_scope, claims=access_claims,
             auth_time=auth_time, issued_at=now, access_expires_at=now + timedelta(seconds=self.config.access_ttl),
+            connection=consent.connection,
             refresh_hash=secret_hash(token["refresh_token"]) if refresh else None,
             refresh_expires_at=now + timedelta(seconds=self.config.refresh_ttl) if refresh else None,
             refresh_scope=scope if refresh and narrowed else None,

@@ -115,7 +115,7 @@ def run(request: Request, oauth: HttpRequest, parked: Interaction | None) -> Res
     assert consent is not None
     if parked is not None:
         interactions.finish(node, parked)
-    return _issue(request, authorization, member, auth_time, consent.granted)
+    return _issue(request, authorization, member, auth_time, consent)
 
 
 def _failed(request: Request, failure: AuthorizationFailure) -> Response:
@@ -125,11 +125,11 @@ def _failed(request: Request, failure: AuthorizationFailure) -> Response:
 
 
 def _issue(request: Request, authorization: Authorization, member: Member, auth_time: datetime,
-           granted: frozenset[str]) -> Response:
+           consent: Consent) -> Response:
     provider = provider_of(request)
     assert member.id is not None
     try:  # the code is stored with the line of "Connected platforms" that logs this sign-in (nodes/oidc/store.py)
-        answer = authorize.issue_code(provider, authorization, member.id, auth_time, granted)
+        answer = authorize.issue_code(provider, authorization, member.id, auth_time, consent)
     except AuthorizationFailure as failure:
         return _failed(request, failure)
     return to_response(answer)
@@ -195,6 +195,6 @@ def consent_submit(
     if decision == "deny":
         consents.record_denial(node, member, authorization.client, peer_address(request))
         return to_response(authorize.deny(provider, authorization))
-    granted = consents.give_consent(node, provider, member, authorization.client, authorization.items,
+    consent = consents.give_consent(node, provider, member, authorization.client, authorization.items,
                                     claims or [], peer_address(request), earlier)
-    return _issue(request, authorization, member, aware(session.auth_time), granted)
+    return _issue(request, authorization, member, aware(session.auth_time), consent)

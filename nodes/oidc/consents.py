@@ -1,19 +1,20 @@
 """Consents remembered per member and platform, the grant log behind "Connected platforms", consent receipts.
 
 Giving consent, signing in to a platform and disconnecting it are each one transaction with their audit event.
-Disconnecting revokes the consent, the codes not yet redeemed and every token of the member at that platform at
-once: the next userinfo, refresh or introspection call of the platform fails. A consent that allows again what it had
-stopped (a reconnection) first revokes any token left from before (ADR 0100, on races with a disconnection).
+Disconnecting revokes the consent and every token of the member at that platform at once: the next userinfo,
+refresh or introspection call of the platform fails. Connecting it again starts a new *connection*: codes and tokens
+of the earlier one stay worthless, even one written by a request that raced the disconnection (ADR 0100).
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, null
+from sqlalchemy import bindparam, case, insert, null
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -41,12 +42,19 @@ _INSERT_GRANT = insert(_GRANTS).values({name: bindparam(name) for name in _GRANT
 
 def _remember_choice(dialect_insert: Any) -> Any:
     """The member's choice for the platform: a new consent, or the one they have (live, or revoked when they
-    disconnected the platform) updated and live again; the table holds one row per member and platform."""
+    disconnected the platform) updated and live again; the table holds one row per member and platform.
+
+    A revoked consent made live again takes the new ``connection`` (parameter), a live one keeps its own. The
+    database decides, on the row as it is when the upsert locks it, not on what the request read before: a
+    disconnection that commits in between still ends the codes and tokens of the connection it revoked."""
     choice = dialect_insert(_CONSENTS).values(member_id=bindparam("member_id"), client_id=bindparam("client_id"),
+                                              connection=bindparam("connection"),
                                               **{name: bindparam(name) for name in _CHOICE})
+    connection = case((_CONSENTS.c.revoked_at.is_(None), _CONSENTS.c.connection), else_=choice.excluded.connection)
     return choice.on_conflict_do_update(
         index_elements=["member_id", "client_id"],
-        set_={**{name: getattr(choice.excluded, name) for name in _CHOICE}, "revoked_at": null()})
+        set_={**{name: getattr(choice.excluded, name) for name in _CHOICE}, "revoked_at": null(),
+              "connection": connection})
 
 
 # The choice, its receipt and the audit event: one batch (one statement on PostgreSQL). The grant's and the event's
@@ -60,14 +68,20 @@ _GIVE_CONSENT = {
 def give_consent(
     node: NodeContext, provider: Provider, member: Member, client: Client, items: list[RequestedItem],
     ticked: list[str], ip: str | None, earlier: Consent | None,
-) -> frozenset[str]:
+) -> Consent:
     """Remember the member's choice, merged with ``earlier`` (their live consent for the platform, as read with the
-    client) for the claims this request did not ask; returns what is granted now."""
+    client) for the claims this request did not ask; returns the consent as it now stands, which the code is
+    issued under. Without ``earlier`` this is a new connection (a first one, or one after a disconnection)."""
     assert member.id is not None
     now = node.clock()
     asked = {item.name for item in items}
     granted_now = chosen(items, ticked)
     receipt_id = str(uuid.uuid4())
+    # The connection a revoked (or new) consent takes: always a fresh one, since the consent may have been revoked
+    # since ``earlier`` was read. The code is issued under ``earlier``'s when it was live: if a disconnection came
+    # in between, that code is refused, as a disconnection should have it.
+    fresh = secrets.randbelow(2**62) + 1
+    connection = earlier.connection if earlier is not None else fresh
     keep_decided: set[str] = set(earlier.decided) if earlier is not None else set()
     keep_granted: set[str] = set(earlier.granted) - asked if earlier is not None else set()
     granted = sorted(keep_granted | granted_now)
@@ -80,19 +94,18 @@ def give_consent(
                          ip=ip, granted=sorted(granted_now), refused=sorted(asked - granted_now), receipt=receipt_id)
     params = {**event, "member_id": member.id, "client_id": client.client_id, "decided": sorted(keep_decided | asked),
               "granted": granted, "granted_at": now, "receipt_id": receipt_id, "kind": "consent", "claims": granted,
-              "receipt": receipt}
+              "receipt": receipt, "connection": fresh}
     store = SqlProviderStore(node)
-    if earlier is None:
-        # A first connection, or a new one after a disconnection: nothing of the earlier one may live on.
-        store.revoke_leftovers(member.id, client.client_id, now, "reconnected")
-    elif OFFLINE_ACCESS not in earlier.granted and OFFLINE_ACCESS in granted:
-        store.revoke_leftovers(member.id, client.client_id, now, "offline_access_granted_again", refresh_only=True)
+    if earlier is not None and OFFLINE_ACCESS not in earlier.granted and OFFLINE_ACCESS in granted:
+        # Refresh tokens still alive from before a withdrawal of "access while you are away" (one that raced it,
+        # or a revocation that failed after the choice was saved) must not come back to life with this grant.
+        store.revoke_refresh_tokens(member.id, client.client_id, now, "offline_access_granted_again")
     node.direct_reads.write(_GIVE_CONSENT[node.engine.dialect.name], params)
     if earlier is not None and OFFLINE_ACCESS in earlier.granted and OFFLINE_ACCESS not in granted:
         # "Access while you are away" unticked: the refresh tokens it allowed stop now (introspection included), not
         # at their next use; the refresh grant also refuses them on the consent it reads with the token.
-        store.revoke_offline_access(member.id, client.client_id, now)
-    return frozenset(granted)
+        store.revoke_refresh_tokens(member.id, client.client_id, now, "offline_access_withdrawn")
+    return Consent(member.id, client.client_id, frozenset(keep_decided | asked), frozenset(granted), now, connection)
 
 
 def record_denial(node: NodeContext, member: Member, client: Client, ip: str | None) -> None:

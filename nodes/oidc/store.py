@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, bindparam, delete, exists, func, insert, literal, update
+from sqlalchemy import JSON, Select, String, bindparam, exists, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -154,14 +154,14 @@ _TOKEN_BY_HASH = {
 }
 _TOKEN_FIELDS = ("family", "code_id", "client_id", "member_id", "access_hash", "refresh_hash", "scope", "claims",
                  "auth_time", "issued_at", "access_expires_at", "refresh_expires_at", "refresh_scope",
-                 "refresh_claims")
+                 "refresh_claims", "connection")
 _INSERT_TOKEN = DirectStatement(insert(_TOKENS).values({name: bindparam(name) for name in _TOKEN_FIELDS}))
 _ROTATION = update(_TOKENS).where(
     _TOKENS.c.id == bindparam("token_id"), _TOKENS.c.refresh_used_at.is_(None), _TOKENS.c.revoked_at.is_(None)
 ).values(refresh_used_at=bindparam("now"))
 _CODES = OidcCode.__table__  # type: ignore[attr-defined]
 _CODE_FIELDS = ("code_hash", "client_id", "member_id", "redirect_uri", "scope", "nonce", "claims", "code_challenge",
-                "code_challenge_method", "auth_time", "created_at", "expires_at")
+                "code_challenge_method", "auth_time", "created_at", "expires_at", "connection")
 _GRANTS = OidcGrant.__table__  # type: ignore[attr-defined]
 # A code issued is a sign-in at its platform: the line of "Connected platforms" that says what the platform
 # received (the claims' names) is written with the code, in one batch (one statement on PostgreSQL).
@@ -218,7 +218,7 @@ _JOINED = {
     "c": [_CLIENTS.c[name] for name in (
         "client_id", "name", "redirect_uris", "auth_method", "secret_hash", "post_logout_redirect_uris",
         "subject_type", "sector", "id_token_alg", "jwks", "logo_uri", "policy_uri", "allow_refresh", "disabled_at")],
-    "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at")],
+    "k": [_CONSENTS.c[name] for name in ("id", "decided", "granted", "granted_at", "connection")],
     "m": [_MEMBERS.c[name] for name in ("id", "public_id", "given_name", "family_name", "email", "claimed_at")],
 }
 
@@ -343,7 +343,7 @@ def _record(row: Any) -> TokenRecord:
     return TokenRecord(
         id=row.id, family=row.family, client_id=row.client_id, member_id=row.member_id, access_hash=row.access_hash,
         scope=row.scope, claims=dict(row.claims), auth_time=aware(row.auth_time), issued_at=aware(row.issued_at),
-        access_expires_at=aware(row.access_expires_at), refresh_hash=row.refresh_hash,
+        access_expires_at=aware(row.access_expires_at), connection=row.connection, refresh_hash=row.refresh_hash,
         refresh_expires_at=aware(row.refresh_expires_at) if row.refresh_expires_at else None, code_id=row.code_id,
         refresh_scope=row.refresh_scope,
         refresh_claims=dict(row.refresh_claims) if row.refresh_claims is not None else None,
@@ -384,7 +384,7 @@ def _live_consent(row: Any, member_id: int, client_id: str) -> Consent | None:
     if consent.id is None:
         return None
     return Consent(member_id, client_id, frozenset(consent.decided), frozenset(consent.granted),
-                   aware(consent.granted_at))
+                   aware(consent.granted_at), consent.connection)
 
 
 class _Columns:
@@ -527,7 +527,8 @@ class SqlProviderStore:
             id=row.id, code_hash=row.code_hash, client_id=row.client_id, member_id=row.member_id,
             redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, claims=dict(row.claims),
             code_challenge=row.code_challenge, code_challenge_method=row.code_challenge_method,
-            auth_time=aware(row.auth_time), expires_at=aware(row.expires_at), used_at=row.used_at,
+            auth_time=aware(row.auth_time), expires_at=aware(row.expires_at), connection=row.connection,
+            used_at=row.used_at,
         )
 
     def consume_code(self, code_id: int, now: datetime) -> bool:
@@ -675,21 +676,19 @@ class SqlProviderStore:
         self._revoke(col(OidcToken.id) == token_id, now, "revoked_by_client")
 
     def disconnect(self, member_id: int, client_id: str, now: datetime, audit: Callable[[Session], object]) -> bool:
-        """Revoke the member's live consent for the client, delete the codes of theirs it has not redeemed, and
-        revoke every token of theirs at it, with ``audit``'s event and a history line, in one transaction: no
-        failure leaves a token alive after its consent. ``False`` if the platform was not connected.
+        """Revoke the member's live consent for the client and every token of theirs at it, with ``audit``'s event
+        and a history line, in one transaction: no failure leaves a token alive after its consent. ``False`` if the
+        platform was not connected, also when another disconnection got there first (the consent row is locked,
+        and read again once that one commits).
 
-        The statements run in that order, each on its own snapshot (READ COMMITTED on PostgreSQL), to close the
-        races with a redemption in flight. A redemption that marked its code first holds the code's row, so the
-        delete waits for it to commit its token, and the revocation after it sees that token; one that comes later
-        finds no code. A rotation in flight can still commit a token after the revocation has listed the tokens,
-        but only before this transaction commits (the revocation waits on the old token's row). Such a token is
-        dead while the consent is revoked, and :meth:`revoke_leftovers` ends it when the member connects again."""
+        A request that read the consent before this commits may still write a code or a token after it (a
+        redemption or a rotation in flight). That code or token carries the connection revoked here, which no
+        later consent brings back (:attr:`federation.oidc.models.Consent.connection`)."""
         with self._writing() as db:
             row = db.exec(select(OidcConsent).where(
                 OidcConsent.member_id == member_id, OidcConsent.client_id == client_id,
                 col(OidcConsent.revoked_at).is_(None),
-            )).first()
+            ).with_for_update()).first()
             if row is None:
                 return False
             row.revoked_at = now
@@ -697,28 +696,15 @@ class SqlProviderStore:
             db.add(OidcGrant(receipt_id=str(uuid.uuid4()), member_id=member_id, client_id=client_id,
                              kind="disconnected", at=now))  # the line of "Connected platforms" that says when
             audit(db)
-            db.flush()
-            db.execute(delete(OidcCode).where(
-                col(OidcCode.member_id) == member_id, col(OidcCode.client_id) == client_id,
-                col(OidcCode.used_at).is_(None)))
             self._revoke_in(db, _tokens_of(member_id, client_id), now, "revoked_by_member")
         return True
 
-    def revoke_offline_access(self, member_id: int, client_id: str, now: datetime) -> int:
-        """Every token of the member at the client that came with a refresh token (offline access withdrawn)."""
-        return self.revoke_leftovers(member_id, client_id, now, "offline_access_withdrawn", refresh_only=True)
-
-    def revoke_leftovers(self, member_id: int, client_id: str, now: datetime, reason: str,
-                         refresh_only: bool = False) -> int:
-        """Revoke the member's live tokens at the client (only those that came with a refresh token with
-        ``refresh_only``). A consent that allows again what it had stopped (a connection after a disconnection,
-        access while away granted after it was withdrawn) calls this before it is saved: a token the stop could not
-        reach (a rotation that raced it, a revocation that failed after the consent was saved) was dead only
-        because the consent did not allow it, and must not come back to life with the new consent."""
-        where = _tokens_of(member_id, client_id)
-        if refresh_only:
-            where = where & col(OidcToken.refresh_hash).is_not(None)
-        return self._revoke(where, now, reason)
+    def revoke_refresh_tokens(self, member_id: int, client_id: str, now: datetime, reason: str) -> int:
+        """Revoke every live token of the member at the client that came with a refresh token: what a withdrawal
+        of offline access ends, and, when it is granted again, what that withdrawal could not reach (a rotation
+        that raced it, a revocation that failed after the choice was saved), dead until then only because the
+        consent did not allow it."""
+        return self._revoke(_tokens_of(member_id, client_id) & col(OidcToken.refresh_hash).is_not(None), now, reason)
 
     def _revoke(self, where: Any, now: datetime, reason: str) -> int:
         with self._writing() as db:
@@ -742,7 +728,8 @@ class SqlProviderStore:
         row = self._first(_LIVE_CONSENT, {"member_id": member_id, "client_id": client_id})
         if row is None:
             return None
-        return Consent(member_id, client_id, frozenset(row.decided), frozenset(row.granted), aware(row.granted_at))
+        return Consent(member_id, client_id, frozenset(row.decided), frozenset(row.granted), aware(row.granted_at),
+                       row.connection)
 
     def member_claims(self, member_id: int) -> MemberClaims | None:
         scope = _scope.get()

@@ -11,8 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+
+def _connection_column() -> Any:
+    """The member's connection to the platform (:attr:`federation.oidc.models.Consent.connection`; migration 0500):
+    rows written before the column existed all hold 0, so they keep matching each other."""
+    return Column(BigInteger, nullable=False, server_default=text("0"))
 
 
 class OidcClient(SQLModel, table=True):
@@ -57,6 +63,7 @@ class OidcCode(SQLModel, table=True):
     auth_time: datetime
     created_at: datetime
     expires_at: datetime = Field(index=True)
+    connection: int = Field(default=0, sa_column=_connection_column())
     used_at: datetime | None = None
 
 
@@ -88,6 +95,7 @@ class OidcToken(SQLModel, table=True):
     refresh_used_at: datetime | None = None
     revoked_at: datetime | None = None
     revoked_reason: str | None = Field(default=None, max_length=40)
+    connection: int = Field(default=0, sa_column=_connection_column())
 
 
 class OidcConsent(SQLModel, table=True):
@@ -103,6 +111,8 @@ class OidcConsent(SQLModel, table=True):
     granted: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     granted_at: datetime
     revoked_at: datetime | None = None
+    #: Drawn anew when a revoked consent is given again: codes and tokens of an earlier connection stay worthless.
+    connection: int = Field(default=0, sa_column=_connection_column())
 
 
 class OidcGrant(SQLModel, table=True):

@@ -1,11 +1,10 @@
 """A disconnection racing the platform's own token request, on PostgreSQL (READ COMMITTED, many writers).
 
-Each test holds the platform's request inside its single statement, after the statement has marked its code or
-refresh token used and before it commits the new token: a trigger on ``oidc_token`` sleeps in the insert (a real
-pause inside the database; no project code is replaced). The member disconnects the platform while the request
-waits there, so the request wins the race for its code or token. No token it gets may work, either then or after
-the member connects the platform again. SQLite runs one writer at a time (the node's write lock), so there is no
-such race on SQLite.
+Each test holds the platform's request inside the statement that writes what it obtained (a token, a code): a
+trigger sleeps in the insert (a real pause inside the database; no project code is replaced). The member
+disconnects the platform while the request waits there, after it has read the consent as live. Nothing the request
+obtains may work, either then or after the member connects the platform again (Consent.connection, ADR 0100).
+Holding a statement needs a database that can sleep in a trigger, and several writers at once: PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,8 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from nodes.storage.oidc_tables import OidcToken
+from nodes.storage.models import AuditEvent
+from nodes.storage.oidc_tables import OidcGrant
 from tests.conftest import database_kind
+from tests.e2e.browsing import HTML
 from tests.nodes import oidc_flow as flow
 from tests.nodes.oidc_flow import Pkce
 from tests.nodes.test_oidc_token import assert_oauth_error
@@ -40,35 +41,43 @@ def setup(live_node):
 
 
 @contextmanager
-def token_inserts_held(engine) -> Iterator[None]:
+def inserts_held(engine, table: str = "oidc_token", seconds: int = HOLD_SECONDS) -> Iterator[None]:
+    """Every insert into ``table`` sleeps ``seconds`` inside its statement (a trigger)."""
     with engine.begin() as db:
         db.execute(text("CREATE FUNCTION hold_insert() RETURNS trigger LANGUAGE plpgsql AS "
-                        f"$$ BEGIN PERFORM pg_sleep({HOLD_SECONDS}); RETURN NEW; END $$"))
-        db.execute(text("CREATE TRIGGER hold_token_insert BEFORE INSERT ON oidc_token "
+                        f"$$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$"))
+        db.execute(text(f"CREATE TRIGGER hold_insert BEFORE INSERT ON {table} "
                         "FOR EACH ROW EXECUTE FUNCTION hold_insert()"))
     try:
         yield
     finally:
         with engine.begin() as db:
-            db.execute(text("DROP TRIGGER hold_token_insert ON oidc_token"))
+            db.execute(text(f"DROP TRIGGER hold_insert ON {table}"))
             db.execute(text("DROP FUNCTION hold_insert()"))
 
 
-def _wait_until_held(engine) -> None:
+def _wait_for(engine, condition: str, what: str) -> None:
+    """Until a backend of the node's database matches ``condition`` (a ``pg_stat_activity`` predicate)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with engine.connect() as db:
-            if db.execute(text("SELECT count(*) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND wait_event = 'PgSleep'")).scalar():
+            if db.execute(text(f"SELECT count(*) FROM pg_stat_activity "
+                               f"WHERE datname = current_database() AND {condition}")).scalar():
                 return
         time.sleep(0.02)
-    raise AssertionError("the platform's request never reached the held insert")
+    raise AssertionError(f"never saw {what}")
 
 
-def disconnect_during(live, browser, platform, request: Callable[[], httpx.Response]) -> httpx.Response:
-    """Start ``request``, disconnect the platform while its statement is held, and return its response."""
+def _wait_until_held(engine) -> None:
+    _wait_for(engine, "wait_event = 'PgSleep'", "the platform's request reach the held insert")
+
+
+def disconnect_during(live, browser, platform, request: Callable[[], httpx.Response],
+                      table: str = "oidc_token") -> httpx.Response:
+    """Start ``request``, disconnect the platform while its insert into ``table`` is held, and return its
+    response."""
     engine = live.node.engine
-    with token_inserts_held(engine), ThreadPoolExecutor(1) as pool:
+    with inserts_held(engine, table), ThreadPoolExecutor(1) as pool:
         pending = pool.submit(request)
         _wait_until_held(engine)
         assert flow.disconnect(browser, platform).status_code == 303
@@ -76,34 +85,109 @@ def disconnect_during(live, browser, platform, request: Callable[[], httpx.Respo
     return response
 
 
-def test_tokens_of_a_code_redeemed_during_a_disconnection_are_revoked_with_it(setup):
-    """The disconnection deletes the codes not yet redeemed before it lists the tokens. The redemption holds its
-    code's row, so the delete waits for the redemption's token and the listing sees it. Without the delete, the
-    listing ran before the token was committed and the token stayed unrevoked."""
+def introspected(live, platform, token: str) -> bool:
+    with live.client() as http:
+        answer = http.post("/introspect", data={"token": token}, auth=(platform.client_id, platform.secret))
+    return bool(answer.json()["active"])
+
+
+def assert_dead(live, platform, tokens: dict) -> None:
+    """Refused wherever the platform could use them."""
+    assert flow.userinfo(live, tokens["access_token"]).status_code == 401
+    assert not introspected(live, platform, tokens["access_token"])
+    if "refresh_token" in tokens:
+        assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
+
+
+def connect_again(live, browser, platform, scope: str, ticked: list[str]) -> None:
+    again = flow.tokens_for(live, browser, platform, scope, ticked)
+    assert flow.userinfo(live, again["access_token"]).status_code == 200
+
+
+def test_tokens_of_a_code_redeemed_during_a_disconnection_never_work(setup):
+    """The redemption read the live consent before the disconnection and commits its token after it."""
     live, platform, browser = setup
     pkce = Pkce()
     code = flow.code_for(browser, platform, pkce, "openid email", ["email"])
     redeemed = disconnect_during(live, browser, platform, lambda: flow.redeem(live, platform, code, pkce))
     assert redeemed.status_code == 200, "the redemption marked its code first: it won the race"
-    assert flow.userinfo(live, redeemed.json()["access_token"]).status_code == 401
-    with Session(live.node.engine) as db:
-        tokens = db.exec(select(OidcToken)).all()
-    assert len(tokens) == 1 and tokens[0].revoked_at is not None
+    assert_dead(live, platform, redeemed.json())
+    connect_again(live, browser, platform, "openid email", ["email"])
+    assert_dead(live, platform, redeemed.json())
 
 
 def test_a_token_rotated_during_a_disconnection_never_works_even_after_the_member_connects_again(setup):
-    """The rotation commits its new token after the disconnection has listed the tokens to revoke. That token is
-    dead while the consent is revoked. The next consent revokes what is left, because reviving the consent would
-    otherwise revive the token."""
+    """The rotation commits its new token after the disconnection has listed the tokens to revoke. The token is
+    refused while the platform is disconnected, and still after the member connects it again: reviving the
+    consent row does not revive the connection the token belongs to."""
     live, platform, browser = setup
     scope, ticked = "openid email offline_access", ["email", "offline_access"]
     tokens = flow.tokens_for(live, browser, platform, scope, ticked)
     rotated = disconnect_during(live, browser, platform,
                                 lambda: flow.refresh(live, platform, tokens["refresh_token"]))
     assert rotated.status_code == 200, "the rotation marked the old token first: it won the race"
-    left_over = rotated.json()
-    assert flow.userinfo(live, left_over["access_token"]).status_code == 401
-    again = flow.tokens_for(live, browser, platform, scope, ticked)
-    assert flow.userinfo(live, again["access_token"]).status_code == 200
-    assert flow.userinfo(live, left_over["access_token"]).status_code == 401
-    assert_oauth_error(flow.refresh(live, platform, left_over["refresh_token"]), 400, "invalid_grant")
+    assert_dead(live, platform, rotated.json())
+    connect_again(live, browser, platform, scope, ticked)
+    assert_dead(live, platform, rotated.json())
+
+
+def test_a_code_issued_during_a_disconnection_is_refused_after_the_member_connects_again(setup):
+    """The authorization request found the consent live (no consent page) and stores its code after the
+    disconnection committed; the member connects the platform again within the code's minute."""
+    live, platform, browser = setup
+    flow.code_for(browser, platform, Pkce(), "openid email", ["email"])  # the consent, remembered
+    pkce = Pkce()
+    params = flow.auth_params(platform, pkce, "openid email")
+    issued = disconnect_during(live, browser, platform, lambda: browser.get("/authorize", params=params),
+                               table="oidc_code")
+    assert issued.status_code == 302, "the request read the live consent before the disconnection"
+    late_code = flow.query_of(issued.headers["location"])["code"]
+    connect_again(live, browser, platform, "openid email", ["email"])
+    assert_oauth_error(flow.redeem(live, platform, late_code, pkce), 400, "invalid_grant")
+
+
+def test_a_consent_answered_during_a_disconnection_does_not_revive_what_it_revoked(setup):
+    """The consent form read the live consent; its choice is saved after the disconnection committed (it waits
+    on the consent row the disconnection holds). The consent is live again, but as a new connection: a token
+    the disconnection could not reach stays refused. The code of that form is refused too (it was meant for the
+    connection the member revoked meanwhile); the platform's next request gets a working one."""
+    live, platform, browser = setup
+    scope, ticked = "openid email offline_access", ["email", "offline_access"]
+    tokens = flow.tokens_for(live, browser, platform, scope, ticked)
+    pkce = Pkce()
+    page = browser.get("/authorize", params=flow.auth_params(platform, pkce, scope, prompt="consent"),
+                       headers=HTML)
+    engine = live.node.engine
+    with inserts_held(engine, seconds=2 * HOLD_SECONDS), ThreadPoolExecutor(3) as pool:
+        rotation = pool.submit(flow.refresh, live, platform, tokens["refresh_token"])
+        _wait_until_held(engine)
+        disconnection = pool.submit(flow.disconnect, browser, platform)
+        _wait_for(engine, "wait_event_type = 'Lock'", "the disconnection wait for the rotation")
+        answer = pool.submit(flow.consent, browser, page, ticked)
+        _wait_for(engine, "wait_event_type = 'Lock' AND query LIKE '%INSERT INTO oidc_consent%'",
+                  "the consent wait for the disconnection")
+        rotated, disconnected, answered = rotation.result(), disconnection.result(), answer.result()
+    assert rotated.status_code == 200 and disconnected.status_code == 303 and answered.status_code == 302
+    assert_dead(live, platform, rotated.json())
+    late_code = flow.query_of(answered.headers["location"])["code"]
+    assert_oauth_error(flow.redeem(live, platform, late_code, pkce), 400, "invalid_grant")
+    connect_again(live, browser, platform, scope, ticked)
+    assert_dead(live, platform, rotated.json())
+
+
+def test_two_disconnections_at_once_disconnect_once(setup):
+    """A double click on "Disconnect": the second request waits for the first (the consent row is locked), then
+    finds nothing connected. One history line, one audit event."""
+    live, platform, browser = setup
+    flow.tokens_for(live, browser, platform, "openid email", ["email"])
+    engine = live.node.engine
+    with inserts_held(engine, "oidc_grant"), ThreadPoolExecutor(2) as pool:
+        first = pool.submit(flow.disconnect, browser, platform)
+        _wait_until_held(engine)
+        second = pool.submit(flow.disconnect, browser, platform)
+        _wait_for(engine, "wait_event_type = 'Lock'", "the second disconnection wait for the first")
+        assert first.result().status_code == second.result().status_code == 303
+    with Session(engine) as db:
+        lines = db.exec(select(OidcGrant).where(OidcGrant.kind == "disconnected")).all()
+        events = db.exec(select(AuditEvent).where(AuditEvent.action == "oidc.platform.revoked")).all()
+    assert len(lines) == len(events) == 1

@@ -374,6 +374,18 @@ def test_code_redeemed_after_the_member_disconnected_the_platform_is_invalid_gra
     assert flow.count(live, OidcToken) == 0
 
 
+def test_code_issued_before_a_disconnection_is_refused_after_the_member_connects_again(setup):
+    """Connecting the platform again starts a new connection: a code of the earlier one, still within its minute,
+    is not revived with the consent."""
+    live, _, platform, browser = setup
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce, "openid email", ["email"])
+    flow.disconnect(browser, platform)
+    flow.tokens_for(live, browser, platform, "openid email", ["email"])
+    assert_oauth_error(flow.redeem(live, platform, code, pkce), 400, "invalid_grant")
+    assert flow.count(live, OidcToken) == 1, "the new connection's token only"
+
+
 def test_id_token_of_a_code_carries_the_affiliations_read_with_the_code(setup):
     """The code's redemption reads the member's affiliations with the code: the ID token has them as stored."""
     live, _, platform, browser = setup
