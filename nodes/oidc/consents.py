@@ -30,7 +30,7 @@ from nodes.oidc.store import SqlProviderStore
 from nodes.storage.db import transaction
 from nodes.storage.direct import DirectBatch
 from nodes.storage.models import Member
-from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant, OidcToken
+from nodes.storage.oidc_tables import OidcClient, OidcConsent, OidcGrant
 
 # A flow's consent and sign-in records go through the direct pool (nodes/storage/direct.py), like the rest of it.
 _CONSENTS = OidcConsent.__table__  # type: ignore[attr-defined]
@@ -81,7 +81,6 @@ def give_consent(
     # since ``earlier`` was read. The code is issued under ``earlier``'s when it was live: if a disconnection came
     # in between, that code is refused, as a disconnection should have it.
     fresh = secrets.randbelow(2**62) + 1
-    connection = earlier.connection if earlier is not None else fresh
     keep_decided: set[str] = set(earlier.decided) if earlier is not None else set()
     keep_granted: set[str] = set(earlier.granted) - asked if earlier is not None else set()
     granted = sorted(keep_granted | granted_now)
@@ -101,11 +100,19 @@ def give_consent(
         # or a revocation that failed after the choice was saved) must not come back to life with this grant.
         store.revoke_refresh_tokens(member.id, client.client_id, now, "offline_access_granted_again")
     node.direct_reads.write(_GIVE_CONSENT[node.engine.dialect.name], params)
+    connection = earlier.connection if earlier is not None else _connection_now(store, member.id, client, fresh)
     if earlier is not None and OFFLINE_ACCESS in earlier.granted and OFFLINE_ACCESS not in granted:
         # "Access while you are away" unticked: the refresh tokens it allowed stop now (introspection included), not
         # at their next use; the refresh grant also refuses them on the consent it reads with the token.
         store.revoke_refresh_tokens(member.id, client.client_id, now, "offline_access_withdrawn")
     return Consent(member.id, client.client_id, frozenset(keep_decided | asked), frozenset(granted), now, connection)
+
+
+def _connection_now(store: SqlProviderStore, member_id: int, client: Client, fresh: int) -> int:
+    """The connection a new consent holds once saved: ``fresh``, unless another consent form of the member for the
+    platform made it live first, under its own, which the upsert kept (two tabs answering at once)."""
+    live = store.get_consent(member_id, client.client_id)
+    return live.connection if live is not None else fresh
 
 
 def record_denial(node: NodeContext, member: Member, client: Client, ip: str | None) -> None:
@@ -168,11 +175,3 @@ def receipt_of(node: NodeContext, member: Member, receipt_id: str) -> dict[str, 
             OidcGrant.receipt_id == receipt_id, OidcGrant.member_id == member.id, OidcGrant.kind == "consent"
         )).first()
     return dict(row.receipt) if row is not None else None
-
-
-def live_token_count(node: NodeContext, member_id: int, client_id: str) -> int:
-    with Session(node.engine) as db:
-        rows = db.exec(select(OidcToken.id).where(
-            OidcToken.member_id == member_id, OidcToken.client_id == client_id, col(OidcToken.revoked_at).is_(None)
-        ))
-        return len(list(rows))

@@ -191,3 +191,24 @@ def test_two_disconnections_at_once_disconnect_once(setup):
         lines = db.exec(select(OidcGrant).where(OidcGrant.kind == "disconnected")).all()
         events = db.exec(select(AuditEvent).where(AuditEvent.action == "oidc.platform.revoked")).all()
     assert len(lines) == len(events) == 1
+
+
+def test_two_consent_forms_answered_at_once_both_give_working_codes(setup):
+    """Two tabs ask the member's first consent and are answered together: both saves wait in the upsert, one inserts
+    the consent, the other finds it live and keeps its connection. Each code must go under the connection the
+    consent holds, not under the one its form drew."""
+    live, platform, browser = setup
+    forms = []
+    for _ in range(2):
+        pkce = Pkce()
+        page = browser.get("/authorize", params=flow.auth_params(platform, pkce, "openid email"), headers=HTML)
+        forms.append((pkce, page))
+    engine = live.node.engine
+    with inserts_held(engine, "oidc_consent"), ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(flow.consent, browser, page, ["email"]) for _, page in forms]
+        redirects = [answer.result() for answer in answers]
+    for (pkce, _), redirect in zip(forms, redirects, strict=True):
+        assert redirect.status_code == 302
+        code = flow.query_of(redirect.headers["location"])["code"]
+        response = flow.redeem(live, platform, code, pkce)
+        assert response.status_code == 200, response.text
