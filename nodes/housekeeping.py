@@ -14,8 +14,8 @@ What goes (:data:`GRACE` after the moment it stopped being usable, so that logs 
 - a browser session, a parked authorization request, a used client-assertion ``jti`` once expired;
 - a failure counter of ``login_throttle`` (an account, an address, a client at an address) once its latest failure
   is older than :data:`nodes.throttle.FORGET_AFTER` (a day): the next failure would start it again at one, and its
-  lock, an hour at most after that failure, has passed. Failed attempts from ever new addresses
-  would otherwise fill the table.
+  lock, an hour at most after that failure, has passed. Failed attempts from ever new addresses would otherwise fill
+  the table.
 
 Nothing a member sees goes: "Connected platforms" and the consent receipts read ``oidc_grant``, and the audit log is
 append-only. Deletes go in batches of :data:`BATCH` rows, each committed on its own, so a SQLite writer never waits
@@ -94,7 +94,8 @@ class PurgeReport:
 
 
 def purge_expired(node: NodeContext, now: datetime | None = None) -> PurgeReport:
-    """Delete what expired more than :data:`GRACE` before ``now`` (the node's clock by default).
+    """Delete what expired more than :data:`GRACE` before ``now`` (the node's clock by default), and the failure
+    counters forgotten by then.
 
     Tokens go before codes: a code becomes deletable once the tokens of its first use are gone."""
     now = now or node.clock()
