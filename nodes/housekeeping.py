@@ -60,21 +60,21 @@ _JTIS = OidcAssertionJti.__table__  # type: ignore[attr-defined]
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
 _CUTOFF: Any = bindparam("cutoff")
 
+# Each purge with how long before now a row must have stopped serving.
 _PURGES = {
     # A refresh token outlives its access token: the row is usable until the later one expires. The expression is
     # the one indexed (ix_oidc_token_usable_until), so only the rows to delete are read.
-    "tokens": _batched(_TOKENS, _TOKENS.c.id,
-                       func.coalesce(_TOKENS.c.refresh_expires_at, _TOKENS.c.access_expires_at) < _CUTOFF),
-    "codes": _batched(_CODES, _CODES.c.id, and_(
-        _CODES.c.expires_at < _CUTOFF, ~exists().where(_TOKENS.c.code_id == _CODES.c.id))),
-    "sessions": _batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF),
-    "interactions": _batched(_INTERACTIONS, _INTERACTIONS.c.id_hash, _INTERACTIONS.c.expires_at < _CUTOFF),
-    "assertion_ids": _batched(_JTIS, _JTIS.c.key, _JTIS.c.expires_at < _CUTOFF),
-    # Here the cutoff is the moment failures older than it are forgotten (:data:`nodes.throttle.FORGET_AFTER`).
-    "failure_counters": _batched(_THROTTLE, _THROTTLE.c.key, _THROTTLE.c.last_failure_at < _CUTOFF),
+    "tokens": (_batched(_TOKENS, _TOKENS.c.id,
+                        func.coalesce(_TOKENS.c.refresh_expires_at, _TOKENS.c.access_expires_at) < _CUTOFF), GRACE),
+    "codes": (_batched(_CODES, _CODES.c.id, and_(
+        _CODES.c.expires_at < _CUTOFF, ~exists().where(_TOKENS.c.code_id == _CODES.c.id))), GRACE),
+    "sessions": (_batched(_SESSIONS, _SESSIONS.c.token_hash, _SESSIONS.c.expires_at < _CUTOFF), GRACE),
+    "interactions": (_batched(_INTERACTIONS, _INTERACTIONS.c.id_hash, _INTERACTIONS.c.expires_at < _CUTOFF), GRACE),
+    "assertion_ids": (_batched(_JTIS, _JTIS.c.key, _JTIS.c.expires_at < _CUTOFF), GRACE),
+    # Failures older than FORGET_AFTER are forgotten: the next one would start the counter again at one.
+    "failure_counters": (_batched(_THROTTLE, _THROTTLE.c.key, _THROTTLE.c.last_failure_at < _CUTOFF),
+                         throttle.FORGET_AFTER),
 }
-#: How long before the purge a row must have stopped serving, by kind.
-_AGES = {name: throttle.FORGET_AFTER if name == "failure_counters" else GRACE for name in _PURGES}
 
 
 @dataclass
@@ -100,8 +100,8 @@ def purge_expired(node: NodeContext, now: datetime | None = None) -> PurgeReport
     Tokens go before codes: a code becomes deletable once the tokens of its first use are gone."""
     now = now or node.clock()
     report = PurgeReport()
-    for name, statement in _PURGES.items():
-        cutoff = now - _AGES[name]
+    for name, (statement, age) in _PURGES.items():
+        cutoff = now - age
         deleted = BATCH
         while deleted == BATCH:
             deleted = node.direct_reads.write(statement, {"cutoff": cutoff})

@@ -25,7 +25,7 @@ from tests.conftest import database_kind
 from tests.e2e.browsing import HTML
 from tests.nodes import oidc_flow as flow
 from tests.nodes.oidc_flow import Pkce
-from tests.nodes.test_oidc_token import assert_oauth_error
+from tests.nodes.test_oidc_token import assert_oauth_error, introspect
 
 pytestmark = pytest.mark.skipif(database_kind() != "postgres", reason="races between PostgreSQL's writers")
 
@@ -85,16 +85,10 @@ def disconnect_during(live, browser, platform, request: Callable[[], httpx.Respo
     return response
 
 
-def introspected(live, platform, token: str) -> bool:
-    with live.client() as http:
-        answer = http.post("/introspect", data={"token": token}, auth=(platform.client_id, platform.secret))
-    return bool(answer.json()["active"])
-
-
 def assert_dead(live, platform, tokens: dict) -> None:
     """Refused wherever the platform could use them."""
     assert flow.userinfo(live, tokens["access_token"]).status_code == 401
-    assert not introspected(live, platform, tokens["access_token"])
+    assert introspect(live, platform, tokens["access_token"]) == {"active": False}
     if "refresh_token" in tokens:
         assert_oauth_error(flow.refresh(live, platform, tokens["refresh_token"]), 400, "invalid_grant")
 
