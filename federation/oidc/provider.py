@@ -186,8 +186,9 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         With ``access_scope`` (a refresh asking for less than the grant), only the access token and the ID token
         are narrowed, their claims by :func:`~federation.oidc.scopes.narrowed_claims`; the refresh token keeps the
         grant's scope and claims (RFC 6749 §6). The ID token releases only what ``consent`` (the member's live
-        consent) still grants, as UserInfo does."""
-        refresh = OFFLINE_ACCESS in scope_list(scope) and client.allow_refresh
+        consent) still grants, as UserInfo does, and a refresh token comes only while it grants ``offline_access``
+        (a code issued before the member unticked it brings none)."""
+        refresh = OFFLINE_ACCESS in scope_list(scope) and OFFLINE_ACCESS in consent.granted and client.allow_refresh
         narrowed = access_scope is not None and set(scope_list(access_scope)) != set(scope_list(scope))
         if access_scope is None or not narrowed:
             access_scope, access_claims = scope, claims

@@ -526,6 +526,19 @@ def test_id_token_of_a_refresh_leaves_out_a_claim_the_member_has_since_withdrawn
     assert "email" not in claims and "name" in claims
 
 
+def test_a_code_redeemed_after_the_member_unticked_access_while_away_brings_no_refresh_token(setup):
+    """The code was issued with ``offline_access``; before the platform redeems it, the member answers a consent
+    page without it. The tokens follow the live consent, as the ID token's claims do: no refresh token."""
+    live, _, platform, browser = setup
+    scope = "openid email offline_access"
+    pkce = Pkce()
+    code = flow.code_for(browser, platform, pkce, scope, ["email", "offline_access"])
+    flow.code_for(browser, platform, Pkce(), scope, ["email"], prompt="consent")
+    response = flow.redeem(live, platform, code, pkce)
+    assert response.status_code == 200, response.text
+    assert "refresh_token" not in response.json()
+
+
 def test_a_refresh_token_stops_once_the_member_unticks_access_while_away(setup):
     """``offline_access`` is a consent item like a claim: answering a later consent page without it ends the
     refresh tokens it allowed (their whole family), while the other grants of that answer go on."""
