@@ -84,11 +84,10 @@ class _Params(dict[str, str]):
 
 class _Payload(OAuth2Payload):  # type: ignore[misc]
     def __init__(self, params: Sequence[tuple[str, str]]) -> None:
+        self._params = params
         self._data = _Params()
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
         for key, value in params:
             self._data.setdefault(key, value)
-            self._datalist[key].append(value)
 
     @property
     def data(self) -> dict[str, str]:
@@ -96,7 +95,12 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
 
     @property
     def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
+        """Every value of each parameter: built on demand, since every endpoint refuses repeated parameters before
+        authlib could look (:func:`refuse_repeated`), and no grant this provider uses reads it."""
+        values: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in self._params:
+            values[key].append(value)
+        return values
 
 
 class CoreRequest(OAuth2Request):  # type: ignore[misc]
