@@ -17,19 +17,15 @@ import nodes.storage.oidc_tables  # noqa: F401  (the tables register themselves 
 from nodes.storage.db import alembic_config, upgrade
 
 
-def test_the_migrated_database_matches_the_models(make_node):
-    node = make_node()
-    with node.engine.connect() as connection, warnings.catch_warnings():
-        # SQLite cannot reflect expression indexes (ix_oidc_token_usable_until); PostgreSQL compares them.
-        warnings.filterwarnings("ignore", message=".*expression-based index")
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
-    assert differences == []
-
-
 def _schema_differences(engine) -> list:
     with engine.connect() as connection, warnings.catch_warnings():
+        # SQLite cannot reflect expression indexes (ix_oidc_token_usable_until); PostgreSQL compares them.
         warnings.filterwarnings("ignore", message=".*expression-based index")
         return compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+
+
+def test_the_migrated_database_matches_the_models(make_node):
+    assert _schema_differences(make_node().engine) == []
 
 
 def _index_names(engine, table: str) -> set[str]:
