@@ -16,13 +16,14 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from nodes.credentials_service import ensure_member_credentials
 from nodes.examples.platform.app import create_platform_app
 from nodes.examples.platform.config import Network, PlatformConfig
 from nodes.oidc.clients import ClientRegistration, register_client
 from tests.conftest import free_port
 from tests.e2e.browsing import HTML, csrf_of
 from tests.nodes.oidc_flow import node_context
-from tests.seed import PASSWORD
+from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
 
 INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
 
@@ -108,3 +109,12 @@ def platform_form(http: httpx.Client, platform: LivePlatform, action: str) -> ht
     token = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
     assert token, "the platform page has no form"
     return http.post(platform.url + action, data={"csrf_token": token.group(1)})
+
+
+def holding_a_credential(school: Any, **member: Any) -> tuple[Any, list[dict[str, Any]]]:
+    """A member of ``school`` (Alice unless told otherwise) and their affiliation credentials, issued by the node's
+    own issuance."""
+    row = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION], **member)
+    credentials = ensure_member_credentials(node_context(school), row.id, actor="test")
+    assert credentials
+    return row, credentials

@@ -23,6 +23,7 @@ from tests.conftest import free_port
 from tests.e2e.browsing import HTML, csrf_of, sign_in
 from tests.e2e.platform_support import (
     INTERACTION,
+    holding_a_credential,
     platform_config,
     platform_form,
     serve_platform,
@@ -61,14 +62,6 @@ def test_member_links_school_and_company_in_one_platform_session(live_node):
         platform.stop()
 
 
-def _holding_a_credential(school, **member):
-    """A member of ``school`` (Alice unless told otherwise) holding their affiliation's credential, issued by the
-    node's own issuance."""
-    row = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION], **member)
-    assert ensure_member_credentials(node_context(school), row.id, actor="test")
-    return row
-
-
 def _platform_page_after_sign_in(school, **sign_in_options) -> str:
     """Alumni Hub's page once Alice has signed in with ``school``."""
     platform = start_platform({"school": ("École Test", school)})
@@ -81,7 +74,7 @@ def _platform_page_after_sign_in(school, **sign_in_options) -> str:
 
 def test_credential_about_the_member_who_signed_in_is_verified_and_says_whom_it_is_about(live_node):
     school = live_node()
-    _holding_a_credential(school)
+    holding_a_credential(school)
     page = _platform_page_after_sign_in(school)
     assert page.count("Verified:") == 1 and "Not verified" not in page
     assert "<dt>Issued to</dt><dd>Alice Martin</dd>" in page
@@ -92,8 +85,8 @@ def test_another_members_credential_is_not_shown_as_verified(live_node):
     """The node is made to hand Alice Bruno's credential too, by moving its row to her in the node's database (a
     node that mixes members up; no code is replaced): the real UserInfo answer then carries it to the platform."""
     school = live_node()
-    alice = _holding_a_credential(school)
-    bruno = _holding_a_credential(school, email="bruno@ecole.example", given_name="Bruno", family_name="Durand")
+    alice, _ = holding_a_credential(school)
+    bruno, _ = holding_a_credential(school, email="bruno@ecole.example", given_name="Bruno", family_name="Durand")
     with transaction(school.node.engine) as db:
         db.execute(update(IssuedCredential).where(IssuedCredential.member_id == bruno.id)
                    .values(member_id=alice.id))
@@ -105,7 +98,7 @@ def test_another_members_credential_is_not_shown_as_verified(live_node):
 
 def test_without_the_members_name_a_genuine_credential_is_unmatched_not_verified(live_node):
     school = live_node()
-    _holding_a_credential(school)
+    holding_a_credential(school)
     page = _platform_page_after_sign_in(school, claims=["affiliations"])
     assert "Génie civil" in page and "Name</dt><dd><span class=\"hint\">not shared" in page
     assert "Verified:" not in page and "Not verified:" not in page
@@ -238,8 +231,7 @@ def test_platform_cookie_is_an_opaque_id_renewed_at_sign_in_and_holds_no_token(l
 
 def test_a_french_visitor_reads_the_platform_and_its_credential_checks_in_french(live_node):
     school = live_node(kind="school")
-    alice = seed_member(school.node.engine, password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    assert ensure_member_credentials(node_context(school), alice.id, actor="test")
+    alice, _ = holding_a_credential(school)
     platform = start_platform({"school": ("École Test", school)})
     try:
         with httpx.Client(follow_redirects=True, timeout=15, headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as http:

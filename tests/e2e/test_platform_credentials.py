@@ -23,7 +23,6 @@ from credentials.did_web import did_from_base_url
 from credentials.jsonld_loader import JsonLdLoader
 from credentials.status.documents import status_list_entry
 from nodes import keyring
-from nodes.credentials_service import ensure_member_credentials
 from nodes.examples.platform.credential_check import (
     NOT_VERIFIED,
     UNMATCHED,
@@ -33,8 +32,7 @@ from nodes.examples.platform.credential_check import (
     same_origin_fetcher,
     verify_received,
 )
-from tests.nodes.oidc_flow import node_context
-from tests.seed import PASSWORD, SCHOOL_AFFILIATION, seed_member
+from tests.e2e.platform_support import holding_a_credential
 
 LOADER = JsonLdLoader()
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -117,18 +115,10 @@ def test_malformed_credentials_are_reported_not_raised(live_node):
     assert [r.verified for r in _verify(school, ["a string", {"@context": "x"}])] == [False, False]
 
 
-def _issued_by_the_node(live, email, given_name, family_name):
-    """A member seeded on ``live`` and their affiliation credential, issued through the node's own issuance."""
-    member = seed_member(live.node.engine, email=email, given_name=given_name, family_name=family_name,
-                         password=PASSWORD, affiliations=[SCHOOL_AFFILIATION])
-    [credential] = ensure_member_credentials(node_context(live), member.id, actor="test")
-    return credential
-
-
 def test_credential_the_node_issued_to_another_member_is_not_verified_for_this_one(live_node):
     school = live_node()
-    alices = _issued_by_the_node(school, "alice@ecole.example", "Alice", "Martin")
-    brunos = _issued_by_the_node(school, "bruno@ecole.example", "Bruno", "Durand")
+    [alices] = holding_a_credential(school)[1]
+    [brunos] = holding_a_credential(school, email="bruno@ecole.example", given_name="Bruno", family_name="Durand")[1]
     [other] = _verify(school, [brunos], member_name="Alice Martin")
     assert not other.verified and other.state == NOT_VERIFIED
     # Genuine in every other respect: only the holder check tells it is not hers.
@@ -144,7 +134,7 @@ def test_credential_the_node_issued_to_another_member_is_not_verified_for_this_o
 
 def test_genuine_credential_is_unmatched_not_verified_when_the_members_name_was_not_shared(live_node):
     school = live_node()
-    credential = _issued_by_the_node(school, "alice@ecole.example", "Alice", "Martin")
+    [credential] = holding_a_credential(school)[1]
     [result] = _verify(school, [credential], member_name=None)
     assert not result.verified and result.state == UNMATCHED
     assert _checks(result) == {"issuer": True, "signature": True, "validity": True, "status": True, "holder": None}
