@@ -231,7 +231,7 @@ def test_platform_cookie_is_an_opaque_id_renewed_at_sign_in_and_holds_no_token(l
 
 def test_a_french_visitor_reads_the_platform_and_its_credential_checks_in_french(live_node):
     school = live_node(kind="school")
-    alice, _ = holding_a_credential(school)
+    holding_a_credential(school)
     platform = start_platform({"school": ("École Test", school)})
     try:
         with httpx.Client(follow_redirects=True, timeout=15, headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as http:
