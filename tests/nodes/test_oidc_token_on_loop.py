@@ -40,18 +40,21 @@ def granted(live_node):
     return live, node, build_provider(node), platform, tokens["refresh_token"]
 
 
-def grant_request(live, platform, refresh_token: str, secret: str | None = None) -> HttpRequest:
+def _form_request(live, platform, path: str, form: list[tuple[str, str]], secret: str | None = None) -> HttpRequest:
+    """A form POST to the provider core from the platform's address, authenticated with HTTP Basic."""
     basic = base64.b64encode(f"{platform.client_id}:{secret or platform.secret}".encode()).decode()
-    return HttpRequest("POST", f"{live.url}/token", {
+    return HttpRequest("POST", f"{live.url}{path}", {
         "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded",
-    }, (), [("grant_type", "refresh_token"), ("refresh_token", refresh_token)], peer=flow.PLATFORM_ADDRESS)
+    }, (), form, peer=flow.PLATFORM_ADDRESS)
+
+
+def grant_request(live, platform, refresh_token: str, secret: str | None = None) -> HttpRequest:
+    return _form_request(live, platform, "/token", [("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+                         secret)
 
 
 def introspection_request(live, platform, token: str) -> HttpRequest:
-    basic = base64.b64encode(f"{platform.client_id}:{platform.secret}".encode()).decode()
-    return HttpRequest("POST", f"{live.url}/introspect", {
-        "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded",
-    }, (), [("token", token)], peer=flow.PLATFORM_ADDRESS)
+    return _form_request(live, platform, "/introspect", [("token", token)])
 
 
 def failures_counted(live, platform) -> int:
