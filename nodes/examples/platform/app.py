@@ -48,7 +48,6 @@ HEADERS = {
     "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-NAME_CLAIMS = ("name", "given_name", "family_name")
 AFFILIATION_FIELDS = ("programme", "degree", "class_year", "groups", "role", "department", "start_date", "end_date")
 
 
@@ -166,22 +165,22 @@ class _Hub:
             "name": network.name, "issuer": network.issuer, "sub": signed.id_claims["sub"],
             "signed_in_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "access_token": signed.access_token,
             "access_expires_at": time.time() + signed.expires_in, "refused": None,
-            # The ID token's name claims (if the network put any there), kept so that a refresh matches the
+            # The name in the ID token (if the network put one there), kept so that a refresh matches the
             # credentials against the same name as the sign-in did.
-            "id_names": {k: signed.id_claims[k] for k in NAME_CLAIMS if k in signed.id_claims},
+            "id_name": holder_name(signed.id_claims),
         }
-        link.update(await self._claims_and_credentials(network, signed.userinfo, link["id_names"]))
+        link.update(await self._claims_and_credentials(network, signed.userinfo, link["id_name"]))
         return link
 
     async def _claims_and_credentials(self, network: Network, userinfo: dict[str, Any],
-                                      id_names: dict[str, Any]) -> dict[str, Any]:
+                                      id_name: str | None) -> dict[str, Any]:
         """What the page shows: the claims as received, and each credential's verification result, checked
         against the name the network released for the member who signed in (None when it did not)."""
         claims = {k: v for k, v in userinfo.items() if k not in ("sub", "affiliation_credentials")}
         received = userinfo.get("affiliation_credentials")
         if received is None:
             return {"claims": claims, "credentials": None}
-        member_name = holder_name(userinfo, id_names)
+        member_name = holder_name(userinfo) or id_name
         results = await run_in_threadpool(self._verify, received, network.issuer, member_name)
         return {"claims": claims, "credentials": results}
 
@@ -216,7 +215,7 @@ class _Hub:
             link = {**link, "refused": answer.refused or "invalid_response", "refused_status": answer.status,
                     "access_token": None}
         else:
-            link = {**link, **await self._claims_and_credentials(network, answer.claims, link.get("id_names", {})),
+            link = {**link, **await self._claims_and_credentials(network, answer.claims, link.get("id_name")),
                     "refused": None}
             request.session["notice"] = Message("notice.up_to_date", network=network.name).as_dict()
         links[network.key] = link
