@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, bindparam, exists, func, insert, literal, update
+from sqlalchemy import Select, String, bindparam, exists, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -264,28 +264,16 @@ def _client_key_of(client_id: Any, address: Any) -> Any:
     return literal(CLIENT_KEY_PREFIX).concat(client_id).concat(literal(ADDRESS_SEPARATOR)).concat(address)
 
 
-def _presented(dialect: str) -> Any:
-    """The pairs (``hash``, ``address``) of the list parameters ``hashes`` and ``addresses``, zipped: the refresh
-    tokens of the grants that arrived together, each with its request's address, whose lock is read with it. Each
-    list binds as one value whatever its length, as in :func:`nodes.oidc.userinfo_read.one_of`:
-    ``unnest(:hashes, :addresses)`` on PostgreSQL, two ``json_each`` joined on the element's index on SQLite (which
-    scans the addresses once per hash: SQLite's routes read a refresh token alone, :data:`_REFRESH_TOKEN_READ`)."""
-    if dialect == "postgresql":
-        return func.unnest(bindparam("hashes", type_=ARRAY(String)), bindparam("addresses", type_=ARRAY(String))
-                           ).table_valued("hash", "address").render_derived(name="presented")
-    hashes = func.json_each(bindparam("hashes", type_=JSON)).table_valued("key", "value").alias("presented_hash")
-    addresses = func.json_each(bindparam("addresses", type_=JSON)).table_valued("key", "value").alias(
-        "presented_address")
-    return select(hashes.c.value.label("hash"), addresses.c.value.label("address")).where(
-        hashes.c.key == addresses.c.key).subquery("presented")
-
-
-def _refresh_tokens_read(dialect: str) -> DirectStatement:
-    presented = _presented(dialect)
+def _refresh_tokens_read() -> DirectStatement:
+    """PostgreSQL's read of the refresh tokens of the grants that arrived together, each with its request's address,
+    whose lock is read with it: ``unnest(:hashes, :addresses)`` zips the two list parameters, each bound as one
+    value whatever its length. SQLite's routes read a refresh token alone (:data:`_REFRESH_TOKEN_READ`)."""
+    presented = func.unnest(bindparam("hashes", type_=ARRAY(String)), bindparam("addresses", type_=ARRAY(String))
+                            ).table_valued("hash", "address").render_derived(name="presented")
     with_lockout = _with_lockout(_WITH_GRANT, _TOKENS, presented.c.address).add_columns(
         presented.c.address.label("presented_address"))
     return userinfo_reads(with_lockout, _TOKENS.c.member_id, lambda _: _TOKENS.c.refresh_hash == presented.c.hash,
-                          documents=False)[dialect]
+                          documents=False)["postgresql"]
 
 
 _WITH_GRANT = _with_grant(_TOKENS)
@@ -302,7 +290,7 @@ _REFRESH_TOKEN_READ = userinfo_reads(
 # ... and by a list of (hash, address) pairs: on PostgreSQL the refresh grants that arrive together read their tokens
 # in one statement before their cores run (nodes.oidc.token_routes), as UserInfo requests do, each token with the
 # lockout at its own request's address (column ``presented_address``).
-_REFRESH_TOKENS_READ = {dialect: _refresh_tokens_read(dialect) for dialect in ("postgresql", "sqlite")}
+_REFRESH_TOKENS_READ = _refresh_tokens_read()
 # An authorization code likewise, for its redemption: the client's authentication, the code, the consent, the member
 # and the affiliations of the ID token, in one statement instead of five.
 _CODE_READ = userinfo_reads(
@@ -587,11 +575,12 @@ class SqlProviderStore:
     def read_refresh_tokens(self, presented: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DirectRow | None]:
         """Refresh tokens by (hash, address of the request that presents it), each with its client and the client's
         lockout at that address, live consent, member and the member's affiliations (what a refresh grant reads),
-        in one statement; ``None`` for a hash that matches none."""
+        in one statement; ``None`` for a hash that matches none. PostgreSQL only: SQLite's routes read a refresh
+        token alone, with its request."""
         found: dict[tuple[str, str], DirectRow | None] = dict.fromkeys(presented)
         params = {"hashes": [hash_ for hash_, _ in found], "addresses": [address for _, address in found]}
         with self._direct() as connection:
-            for row in connection.rows(_REFRESH_TOKENS_READ[self.engine.dialect.name], params):
+            for row in connection.rows(_REFRESH_TOKENS_READ, params):
                 found[(row.refresh_hash, row.presented_address)] = row
         return found
 

@@ -15,6 +15,7 @@ from credentials import keys
 from credentials.jose import read_unverified, sign_jwt
 from nodes.oidc.clients import disable_client
 from nodes.storage.oidc_tables import OidcClient, OidcCode, OidcToken
+from tests.conftest import database_kind
 from tests.movable_clock import MovableClock
 from tests.nodes import oidc_flow as flow
 from tests.nodes.oidc_flow import Pkce
@@ -768,6 +769,7 @@ def test_refresh_grants_sent_together_each_get_their_own_members_tokens(live_nod
             chains[name] = {**body, "id_token": chains[name]["id_token"]}
 
 
+@pytest.mark.skipif(database_kind() != "postgres", reason="only PostgreSQL's routes read refresh tokens together")
 def test_refresh_tokens_are_read_many_at_once_with_their_client_lockout_and_none_for_no_match(setup):
     from federation.oidc.models import secret_hash
     from nodes.oidc.store import SqlProviderStore
@@ -785,6 +787,7 @@ def test_refresh_tokens_are_read_many_at_once_with_their_client_lockout_and_none
         assert row.c__locked_until is None and row.c__failures is None and row.refresh_used_at is None
 
 
+@pytest.mark.skipif(database_kind() != "postgres", reason="only PostgreSQL's routes read refresh tokens together")
 def test_refresh_tokens_read_together_each_carry_the_lockout_at_their_own_request_address(setup):
     """Refresh grants arriving together read their tokens in one statement (PostgreSQL): each token comes with its
     client's lockout at the address of the request that presents it, even one token presented from two addresses."""
